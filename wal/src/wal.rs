@@ -1,0 +1,581 @@
+//! The log: appends, group commit on a writer thread, replay, truncation.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use tokio::sync::watch;
+
+use crate::config::{IoBackend, SyncPolicy, WalConfig};
+use crate::error::{Error, Result};
+use crate::format::{FRAME_HEADER_LEN, SEGMENT_HEADER_LEN, encode_frame, encode_header};
+use crate::io::{SegmentWriter, StdIo, WalIo};
+use crate::reader::WalReader;
+use crate::recovery::{self, RecoveryReport, SegmentMeta, segment_path};
+use crate::uring::UringIo;
+
+/// An open write-ahead log. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Wal {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    config: WalConfig,
+    io: Arc<dyn WalIo>,
+    state: Mutex<State>,
+    /// Wakes the writer thread when work is queued or the log closes.
+    work: Condvar,
+    /// Published by the writer thread after each group; appenders wait on it.
+    progress: watch::Sender<Progress>,
+    /// Holds the advisory lock on `dir/LOCK` for the log's lifetime.
+    _lock: File,
+}
+
+#[derive(Debug, Clone)]
+struct Progress {
+    /// Every record below this is durable under the configured policy.
+    durable_next: u64,
+    failure: Option<Arc<str>>,
+}
+
+struct State {
+    next_seq: u64,
+    /// Framed records waiting for the writer thread, split where a new segment starts.
+    queue: Vec<Chunk>,
+    /// Buffers the writer thread handed back, reused to avoid reallocating.
+    spare: Vec<Vec<u8>>,
+    /// Segments on disk or queued for creation; the last one receives appends. Lengths
+    /// include queued bytes, so the budget counts what is about to be written.
+    segments: VecDeque<SegmentMeta>,
+    disk_bytes: u64,
+    /// Every record below this has been handed to the OS (readable from the files).
+    written_next: u64,
+    failure: Option<Arc<str>>,
+    closing: bool,
+}
+
+struct Chunk {
+    /// Set when this chunk's records go into a new segment starting at this seq.
+    new_segment: Option<u64>,
+    bytes: Vec<u8>,
+}
+
+/// A record accepted into the log; await [`Appended::durable`] before acknowledging it.
+#[must_use = "a record is not durable until `durable()` resolves"]
+pub struct Appended {
+    seq: u64,
+    progress: watch::Receiver<Progress>,
+}
+
+impl Appended {
+    /// The record's sequence number.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Resolves when the record is durable under the log's policy, or fails if a write or
+    /// fsync failed first (then the record may or may not be on disk; it was not acknowledged).
+    pub async fn durable(mut self) -> Result<u64> {
+        let seq = self.seq;
+        let progress = self
+            .progress
+            .wait_for(|p| p.durable_next > seq || p.failure.is_some())
+            .await
+            .map_err(|_| Error::Closed)?;
+        if progress.durable_next > seq {
+            Ok(seq)
+        } else {
+            Err(Error::Failed {
+                reason: progress.failure.clone().expect("checked above"),
+            })
+        }
+    }
+}
+
+/// What [`Wal::truncate_before`] deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TruncateOutcome {
+    pub removed_segments: usize,
+    pub removed_bytes: u64,
+}
+
+/// A snapshot of the log's positions and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WalStats {
+    /// Oldest record still on disk.
+    pub first_seq: u64,
+    /// Sequence number the next append gets.
+    pub next_seq: u64,
+    /// Every record below this is durable.
+    pub durable_next: u64,
+    /// Bytes in all segments, including records queued for writing.
+    pub disk_bytes: u64,
+    /// Segment files, including one queued for creation.
+    pub segments: usize,
+}
+
+impl Wal {
+    /// Opens (creating if needed) the log in `dir`, recovering what a crash left behind.
+    pub fn open(dir: impl AsRef<Path>, config: WalConfig) -> Result<(Self, RecoveryReport)> {
+        let io: Arc<dyn WalIo> = match config.io_backend {
+            IoBackend::Std => Arc::new(StdIo),
+            IoBackend::IoUring if crate::uring::io_uring_available() => Arc::new(UringIo),
+            IoBackend::IoUring => {
+                tracing::warn!(
+                    "io_uring is unavailable on this kernel; writing the WAL with std I/O"
+                );
+                Arc::new(StdIo)
+            }
+        };
+        Self::open_with_io(dir, config, io)
+    }
+
+    /// Like [`Wal::open`] with an explicit write-path implementation (tests inject faults).
+    pub fn open_with_io(
+        dir: impl AsRef<Path>,
+        config: WalConfig,
+        io: Arc<dyn WalIo>,
+    ) -> Result<(Self, RecoveryReport)> {
+        config.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|err| Error::io(&dir, err))?;
+        let lock = lock_dir(&dir)?;
+        let recovered = recovery::recover(&dir, config.max_record_size.0)?;
+        let report = recovered.report;
+        let mut segments: VecDeque<SegmentMeta> = recovered.segments.into();
+
+        let active: Box<dyn SegmentWriter> = match segments.back() {
+            Some(last) => {
+                let path = segment_path(&dir, last.first_seq);
+                io.open_segment(&path, last.len)
+                    .map_err(|err| Error::io(&path, err))?
+            }
+            None => {
+                let writer = create_segment(&*io, &dir, report.next_seq)?;
+                segments.push_back(SegmentMeta {
+                    first_seq: report.next_seq,
+                    len: SEGMENT_HEADER_LEN as u64,
+                });
+                writer
+            }
+        };
+        let disk_bytes = segments.iter().map(|segment| segment.len).sum();
+        let (progress, _) = watch::channel(Progress {
+            durable_next: report.next_seq,
+            failure: None,
+        });
+        let shared = Arc::new(Shared {
+            dir,
+            config,
+            io,
+            state: Mutex::new(State {
+                next_seq: report.next_seq,
+                queue: Vec::new(),
+                spare: Vec::new(),
+                segments,
+                disk_bytes,
+                written_next: report.next_seq,
+                failure: None,
+                closing: false,
+            }),
+            work: Condvar::new(),
+            progress,
+            _lock: lock,
+        });
+        let writer = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("icegate-wal-writer".into())
+                .spawn(move || WriterThread::new(shared, active).run())
+                .map_err(|err| Error::io("icegate-wal-writer thread", err))?
+        };
+        Ok((
+            Wal {
+                shared,
+                writer: Mutex::new(Some(writer)),
+            },
+            report,
+        ))
+    }
+
+    /// The directory this log lives in.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// The configuration the log runs with.
+    pub fn config(&self) -> &WalConfig {
+        &self.shared.config
+    }
+
+    /// Queues one record and returns at once with its sequence number; await
+    /// [`Appended::durable`] before acknowledging. Fails with the retryable [`Error::Full`]
+    /// when the disk budget is used up. Cost: a CRC pass over `payload` (outside the lock)
+    /// and one copy of it (inside).
+    pub fn append(&self, payload: &[u8]) -> Result<Appended> {
+        let config = &self.shared.config;
+        let len = payload.len() as u64;
+        if len > config.max_record_size.0 {
+            return Err(Error::RecordTooLarge {
+                len,
+                max: config.max_record_size.0,
+            });
+        }
+        let payload_crc = crc32c::crc32c(payload);
+        let frame_len = (FRAME_HEADER_LEN + payload.len()) as u64;
+
+        let mut state = self.shared.lock_state();
+        if let Some(reason) = &state.failure {
+            return Err(Error::Failed {
+                reason: reason.clone(),
+            });
+        }
+        if state.closing {
+            return Err(Error::Closed);
+        }
+        let active_len = state.segments.back().expect("always one segment").len;
+        let rotate = active_len > SEGMENT_HEADER_LEN as u64
+            && active_len + frame_len > config.segment_size.0;
+        let needed = frame_len + if rotate { SEGMENT_HEADER_LEN as u64 } else { 0 };
+        if state.disk_bytes + needed > config.max_disk_size.0 {
+            return Err(Error::Full {
+                used: state.disk_bytes,
+                budget: config.max_disk_size.0,
+                needed,
+            });
+        }
+
+        let seq = state.next_seq;
+        state.next_seq += 1;
+        state.disk_bytes += needed;
+        if rotate {
+            state.segments.push_back(SegmentMeta {
+                first_seq: seq,
+                len: SEGMENT_HEADER_LEN as u64,
+            });
+        }
+        state.segments.back_mut().expect("always one segment").len += frame_len;
+        if rotate || state.queue.is_empty() {
+            let bytes = state.spare.pop().unwrap_or_default();
+            state.queue.push(Chunk {
+                new_segment: rotate.then_some(seq),
+                bytes,
+            });
+        }
+        let chunk = state.queue.last_mut().expect("pushed above");
+        encode_frame(&mut chunk.bytes, seq, payload, payload_crc);
+        drop(state);
+        self.shared.work.notify_one();
+        Ok(Appended {
+            seq,
+            progress: self.shared.progress.subscribe(),
+        })
+    }
+
+    /// Appends and waits until the record is durable; returns its sequence number.
+    pub async fn append_durable(&self, payload: &[u8]) -> Result<u64> {
+        self.append(payload)?.durable().await
+    }
+
+    /// Reads records from `from` up to everything written when this is called. Fails with
+    /// [`Error::Truncated`] if `from` is older than the oldest record kept.
+    pub fn read_from(&self, from: u64) -> Result<WalReader> {
+        let (segments, end_seq) = {
+            let state = self.shared.lock_state();
+            let first_seq = state
+                .segments
+                .front()
+                .expect("always one segment")
+                .first_seq;
+            if from < first_seq {
+                return Err(Error::Truncated {
+                    requested: from,
+                    first_available: first_seq,
+                });
+            }
+            let segments: Vec<_> = state
+                .segments
+                .iter()
+                .filter(|segment| segment.first_seq < state.written_next)
+                .map(|segment| {
+                    (
+                        segment.first_seq,
+                        segment_path(&self.shared.dir, segment.first_seq),
+                    )
+                })
+                .collect();
+            (segments, state.written_next)
+        };
+        Ok(WalReader::new(
+            segments,
+            from,
+            end_seq,
+            self.shared.config.max_record_size.0,
+        ))
+    }
+
+    /// Deletes every segment whose records all lie below `seq` and are durable (the Iceberg
+    /// commit covers them). The segment receiving appends is never deleted. Whole segments
+    /// only: records below `seq` in a kept segment stay readable.
+    pub fn truncate_before(&self, seq: u64) -> Result<TruncateOutcome> {
+        let bound = seq.min(self.shared.progress.borrow().durable_next);
+        let removed: Vec<SegmentMeta> = {
+            let mut state = self.shared.lock_state();
+            let mut removed = Vec::new();
+            while state.segments.len() > 1 && state.segments[1].first_seq <= bound {
+                let segment = state.segments.pop_front().expect("len > 1");
+                state.disk_bytes -= segment.len;
+                removed.push(segment);
+            }
+            removed
+        };
+        let mut outcome = TruncateOutcome::default();
+        for segment in &removed {
+            let path = segment_path(&self.shared.dir, segment.first_seq);
+            self.shared
+                .io
+                .remove_segment(&path)
+                .map_err(|err| Error::io(&path, err))?;
+            outcome.removed_segments += 1;
+            outcome.removed_bytes += segment.len;
+        }
+        if !removed.is_empty() {
+            self.shared
+                .io
+                .sync_dir(&self.shared.dir)
+                .map_err(|err| Error::io(&self.shared.dir, err))?;
+        }
+        Ok(outcome)
+    }
+
+    /// Positions and size right now.
+    pub fn stats(&self) -> WalStats {
+        let durable_next = self.shared.progress.borrow().durable_next;
+        let state = self.shared.lock_state();
+        WalStats {
+            first_seq: state
+                .segments
+                .front()
+                .expect("always one segment")
+                .first_seq,
+            next_seq: state.next_seq,
+            durable_next,
+            disk_bytes: state.disk_bytes,
+            segments: state.segments.len(),
+        }
+    }
+
+    /// Writes and syncs everything queued, stops the writer thread, and reports a write
+    /// failure if one happened. Dropping the log does the same but cannot report.
+    pub fn close(&self) -> Result<()> {
+        self.shared.lock_state().closing = true;
+        self.shared.work.notify_one();
+        let writer = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(writer) = writer {
+            let _ = writer.join();
+        }
+        match &self.shared.lock_state().failure {
+            Some(reason) => Err(Error::Failed {
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
+impl Shared {
+    fn lock_state(&self) -> MutexGuard<'_, State> {
+        // The lock guards plain data; a panicking holder leaves it consistent enough to
+        // report the failure rather than cascade.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join("LOCK");
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|err| Error::io(&path, err))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {
+            path: dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(err)) => Err(Error::io(&path, err)),
+    }
+}
+
+/// Creates a segment with its header and makes header and directory entry durable.
+fn create_segment(io: &dyn WalIo, dir: &Path, first_seq: u64) -> Result<Box<dyn SegmentWriter>> {
+    let path = segment_path(dir, first_seq);
+    let mut writer = io
+        .create_segment(&path)
+        .map_err(|err| Error::io(&path, err))?;
+    writer
+        .append_and_sync(&encode_header(first_seq))
+        .map_err(|err| Error::io(&path, err))?;
+    io.sync_dir(dir).map_err(|err| Error::io(dir, err))?;
+    Ok(writer)
+}
+
+/// The only code that writes segment files.
+struct WriterThread {
+    shared: Arc<Shared>,
+    active: Box<dyn SegmentWriter>,
+    active_first_seq: u64,
+    /// Whether bytes were written since the last fsync (for `interval`).
+    unsynced: bool,
+    last_sync: Instant,
+}
+
+impl WriterThread {
+    fn new(shared: Arc<Shared>, active: Box<dyn SegmentWriter>) -> Self {
+        let active_first_seq = shared
+            .lock_state()
+            .segments
+            .back()
+            .expect("always one segment")
+            .first_seq;
+        Self {
+            shared,
+            active,
+            active_first_seq,
+            unsynced: false,
+            last_sync: Instant::now(),
+        }
+    }
+
+    fn run(mut self) {
+        loop {
+            let (chunks, group_end, closing) = self.next_group();
+            let outcome = self.write_group(&chunks, closing);
+            let mut state = self.shared.lock_state();
+            for mut chunk in chunks {
+                chunk.bytes.clear();
+                if state.spare.len() < 4 {
+                    state.spare.push(chunk.bytes);
+                }
+            }
+            match outcome {
+                Ok(()) => {
+                    state.written_next = group_end;
+                    drop(state);
+                    self.shared
+                        .progress
+                        .send_modify(|progress| progress.durable_next = group_end);
+                    if closing {
+                        return;
+                    }
+                }
+                Err(err) => {
+                    let reason: Arc<str> = err.to_string().into();
+                    tracing::error!(error = %err, "WAL write failed; the log stops until reopened");
+                    state.failure = Some(reason.clone());
+                    drop(state);
+                    self.shared
+                        .progress
+                        .send_modify(|progress| progress.failure = Some(reason));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Waits for queued records (or the interval fsync deadline, or close) and takes them.
+    fn next_group(&mut self) -> (Vec<Chunk>, u64, bool) {
+        let config = &self.shared.config;
+        let mut state = self.shared.lock_state();
+        loop {
+            if !state.queue.is_empty() || state.closing {
+                break;
+            }
+            if config.sync == SyncPolicy::Interval && self.unsynced {
+                let deadline = self.last_sync + config.sync_interval;
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                state = self
+                    .shared
+                    .work
+                    .wait_timeout(state, deadline - now)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .0;
+            } else {
+                state = self
+                    .shared
+                    .work
+                    .wait(state)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        }
+        let chunks = std::mem::take(&mut state.queue);
+        (chunks, state.next_seq, state.closing)
+    }
+
+    /// Writes a group and syncs it as the policy says; afterwards the group counts as durable
+    /// (`interval` and `never` acknowledge once the OS has the bytes).
+    fn write_group(&mut self, chunks: &[Chunk], closing: bool) -> Result<()> {
+        let policy = self.shared.config.sync;
+        let last = chunks.len().saturating_sub(1);
+        for (index, chunk) in chunks.iter().enumerate() {
+            if let Some(first_seq) = chunk.new_segment {
+                self.rotate(first_seq)?;
+            }
+            let sync_now = index == last && policy == SyncPolicy::Always;
+            let result = if sync_now {
+                self.active.append_and_sync(&chunk.bytes)
+            } else {
+                self.active.append(&chunk.bytes)
+            };
+            result.map_err(|err| self.io_error(err))?;
+            self.unsynced = !sync_now;
+        }
+        let interval_due = policy == SyncPolicy::Interval
+            && self.unsynced
+            && self.last_sync.elapsed() >= self.shared.config.sync_interval;
+        if self.unsynced && (interval_due || (closing && policy != SyncPolicy::Never)) {
+            self.active.sync().map_err(|err| self.io_error(err))?;
+            self.unsynced = false;
+        }
+        if !self.unsynced {
+            self.last_sync = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Finishes the active segment and starts the next one.
+    fn rotate(&mut self, first_seq: u64) -> Result<()> {
+        if self.shared.config.sync != SyncPolicy::Never && self.unsynced {
+            self.active.sync().map_err(|err| self.io_error(err))?;
+            self.unsynced = false;
+        }
+        self.active = create_segment(&*self.shared.io, &self.shared.dir, first_seq)?;
+        self.active_first_seq = first_seq;
+        Ok(())
+    }
+
+    fn io_error(&self, err: std::io::Error) -> Error {
+        Error::io(segment_path(&self.shared.dir, self.active_first_seq), err)
+    }
+}
