@@ -52,7 +52,11 @@ async fn cutting_the_last_record_at_every_offset_recovers_the_records_before_it(
     for cut in last_start..original.len() {
         std::fs::write(&path, &original[..cut]).unwrap();
         assert_intact_prefix(dir.path(), one_segment_config(), 5);
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), last_start as u64, "tail truncated");
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            last_start as u64,
+            "tail truncated"
+        );
     }
 }
 
@@ -84,14 +88,22 @@ async fn damage_before_valid_records_is_a_hard_error_naming_file_and_offset() {
         damaged[at] ^= 0x5a;
         std::fs::write(&path, &damaged).unwrap();
         match Wal::open(dir.path(), one_segment_config()) {
-            Err(Error::Corrupt { path: p, offset, reason }) => {
+            Err(Error::Corrupt {
+                path: p,
+                offset,
+                reason,
+            }) => {
                 assert_eq!(p, path);
                 assert_eq!(offset, offsets[2], "{reason}");
                 assert!(reason.contains("not a torn tail"), "{reason}");
             }
             other => panic!("byte {at}: expected Corrupt, got {:?}", other.map(|_| ())),
         }
-        assert_eq!(std::fs::read(&path).unwrap(), damaged, "a corrupt log is not modified");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            damaged,
+            "a corrupt log is not modified"
+        );
     }
 }
 
@@ -118,8 +130,18 @@ async fn damage_in_an_older_segment_surfaces_when_replay_reaches_it() {
         }
         other => panic!("expected Corrupt, got {other}"),
     }
-    let first_of_victim: u64 = victim.file_stem().unwrap().to_str().unwrap().parse().unwrap();
-    assert_eq!(results.len() as u64, first_of_victim + 1, "records before the damage, then the error");
+    let first_of_victim: u64 = victim
+        .file_stem()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        results.len() as u64,
+        first_of_victim + 1,
+        "records before the damage, then the error"
+    );
 }
 
 #[tokio::test]
@@ -130,8 +152,15 @@ async fn a_missing_middle_segment_is_reported_not_skipped() {
     let files = segment_files(dir.path());
     std::fs::remove_file(&files[2]).unwrap();
     let (wal, _) = Wal::open(dir.path(), config).unwrap();
-    let err = wal.read_from(0).unwrap().find_map(Result::err).expect("an error");
-    assert!(matches!(&err, Error::Corrupt { path, .. } if path == &files[1]), "{err}");
+    let err = wal
+        .read_from(0)
+        .unwrap()
+        .find_map(Result::err)
+        .expect("an error");
+    assert!(
+        matches!(&err, Error::Corrupt { path, .. } if path == &files[1]),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -158,8 +187,13 @@ async fn a_damaged_header_is_a_hard_error() {
         let mut bytes = original.clone();
         bytes[3] ^= 0xff;
         std::fs::write(victim, &bytes).unwrap();
-        let err = Wal::open(dir.path(), config.clone()).err().expect("refused");
-        assert!(matches!(&err, Error::Corrupt { path, offset: 0, .. } if path == victim), "{err}");
+        let err = Wal::open(dir.path(), config.clone())
+            .err()
+            .expect("refused");
+        assert!(
+            matches!(&err, Error::Corrupt { path, offset: 0, .. } if path == victim),
+            "{err}"
+        );
         std::fs::write(victim, &original).unwrap();
     }
 }

@@ -82,7 +82,10 @@ async fn check(fault: Fault) -> u64 {
         let records = read_all(&wal, 0);
         let on_disk: Vec<u64> = records.iter().map(|r| r.seq).collect();
         for seq in &acked {
-            assert!(on_disk.contains(seq), "{fault:?} #{nth}: acknowledged seq {seq} lost");
+            assert!(
+                on_disk.contains(seq),
+                "{fault:?} #{nth}: acknowledged seq {seq} lost"
+            );
         }
         assert_eq!(report.next_seq, on_disk.len() as u64);
         truncated += report.truncated_bytes;
@@ -106,7 +109,10 @@ async fn failed_write_loses_no_acknowledged_record() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn torn_write_is_cut_on_reopen_and_loses_no_acknowledged_record() {
     // Half a group can end on a frame boundary, so not every torn write leaves a torn frame.
-    assert!(check(Fault::TornAppend).await > 0, "torn writes are cut on reopen");
+    assert!(
+        check(Fault::TornAppend).await > 0,
+        "torn writes are cut on reopen"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,5 +132,8 @@ async fn failed_directory_sync_during_truncation_is_reported() {
     let (_, _, _, dir_syncs) = plan.calls();
     plan.fail_sync_dir.store(dir_syncs + 1, Ordering::SeqCst);
     let err = wal.truncate_before(30).expect_err("reported");
-    assert!(matches!(&err, Error::Io { path, .. } if path == dir.path()), "{err}");
+    assert!(
+        matches!(&err, Error::Io { path, .. } if path == dir.path()),
+        "{err}"
+    );
 }

@@ -66,25 +66,37 @@ async fn run(ops: Vec<Op>, sync: SyncPolicy) -> Result<(), TestCaseError> {
                 let seq = at(fraction, model.len());
                 let before = wal.stats();
                 let outcome = wal.truncate_before(seq).unwrap();
-                prop_assert_eq!(wal.stats().disk_bytes, before.disk_bytes - outcome.removed_bytes);
+                prop_assert_eq!(
+                    wal.stats().disk_bytes,
+                    before.disk_bytes - outcome.removed_bytes
+                );
                 truncated_to = truncated_to.max(seq.min(model.len() as u64));
             }
             Op::Read(fraction) => {
                 let from = at(fraction, model.len());
                 let first = wal.stats().first_seq;
-                prop_assert!(first <= truncated_to, "kept less than asked: {} > {}", first, truncated_to);
+                prop_assert!(
+                    first <= truncated_to,
+                    "kept less than asked: {} > {}",
+                    first,
+                    truncated_to
+                );
                 match wal.read_from(from) {
                     Ok(reader) => {
                         prop_assert!(from >= first);
                         let records: Vec<_> = reader.collect::<Result<_, _>>().unwrap();
                         let expected = model.get(from as usize..).unwrap_or(&[]);
                         prop_assert_eq!(records.len(), expected.len());
-                        for (offset, (record, payload)) in records.iter().zip(expected).enumerate() {
+                        for (offset, (record, payload)) in records.iter().zip(expected).enumerate()
+                        {
                             prop_assert_eq!(record.seq, from + offset as u64);
                             prop_assert_eq!(&record.payload[..], &payload[..]);
                         }
                     }
-                    Err(Error::Truncated { requested, first_available }) => {
+                    Err(Error::Truncated {
+                        requested,
+                        first_available,
+                    }) => {
                         prop_assert_eq!(requested, from);
                         prop_assert_eq!(first_available, first);
                         prop_assert!(from < first);
