@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -32,6 +33,8 @@ struct Shared {
     work: Condvar,
     /// Published by the writer thread after each group; appenders wait on it.
     progress: watch::Sender<Progress>,
+    /// Data fsyncs issued by the writer thread (group commits, rotations, interval syncs).
+    fsyncs: AtomicU64,
     /// Holds the advisory lock on `dir/LOCK` for the log's lifetime.
     _lock: File,
 }
@@ -117,6 +120,8 @@ pub struct WalStats {
     pub disk_bytes: u64,
     /// Segment files, including one queued for creation.
     pub segments: usize,
+    /// Data fsyncs since the log was opened: with group commit, fewer than appends.
+    pub fsyncs: u64,
 }
 
 impl Wal {
@@ -185,6 +190,7 @@ impl Wal {
             }),
             work: Condvar::new(),
             progress,
+            fsyncs: AtomicU64::new(0),
             _lock: lock,
         });
         let writer = {
@@ -367,6 +373,7 @@ impl Wal {
             durable_next,
             disk_bytes: state.disk_bytes,
             segments: state.segments.len(),
+            fsyncs: self.shared.fsyncs.load(Ordering::Relaxed),
         }
     }
 
@@ -549,14 +556,16 @@ impl WriterThread {
                 self.active.append(&chunk.bytes)
             };
             result.map_err(|err| self.io_error(err))?;
+            if sync_now {
+                self.count_fsync();
+            }
             self.unsynced = !sync_now;
         }
         let interval_due = policy == SyncPolicy::Interval
             && self.unsynced
             && self.last_sync.elapsed() >= self.shared.config.sync_interval;
         if self.unsynced && (interval_due || (closing && policy != SyncPolicy::Never)) {
-            self.active.sync().map_err(|err| self.io_error(err))?;
-            self.unsynced = false;
+            self.sync_active()?;
         }
         if !self.unsynced {
             self.last_sync = Instant::now();
@@ -567,12 +576,22 @@ impl WriterThread {
     /// Finishes the active segment and starts the next one.
     fn rotate(&mut self, first_seq: u64) -> Result<()> {
         if self.shared.config.sync != SyncPolicy::Never && self.unsynced {
-            self.active.sync().map_err(|err| self.io_error(err))?;
-            self.unsynced = false;
+            self.sync_active()?;
         }
         self.active = create_segment(&*self.shared.io, &self.shared.dir, first_seq)?;
         self.active_first_seq = first_seq;
         Ok(())
+    }
+
+    fn sync_active(&mut self) -> Result<()> {
+        self.active.sync().map_err(|err| self.io_error(err))?;
+        self.count_fsync();
+        self.unsynced = false;
+        Ok(())
+    }
+
+    fn count_fsync(&self) {
+        self.shared.fsyncs.fetch_add(1, Ordering::Relaxed);
     }
 
     fn io_error(&self, err: std::io::Error) -> Error {

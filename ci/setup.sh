@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what the tests need, idempotently: fast when everything is already present.
+# A fresh machine has Rust, Python 3.11 + pip, Node and apt; everything else comes from here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source ci/env.sh
+
+# Rust components and the test runner.
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+if ! cargo nextest --version >/dev/null 2>&1; then
+    cargo install cargo-nextest --locked
+fi

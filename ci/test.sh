@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The project's test command (README: "run all tests"): installs what the tests need, then
+# format check, clippy, the test suite (nextest), doc tests and a warning-free docs build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source ci/env.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "setup"
+ci/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy (all targets, -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo nextest run"
+cargo nextest run --workspace --locked --no-fail-fast
+
+step "doc tests"
+cargo test --workspace --doc --locked
+
+step "docs build"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
+step "all checks passed"
