@@ -60,6 +60,8 @@ struct State {
     written_next: u64,
     failure: Option<Arc<str>>,
     closing: bool,
+    /// The writer thread is waiting on `work` (so an append must wake it).
+    writer_idle: bool,
 }
 
 struct Chunk {
@@ -187,6 +189,7 @@ impl Wal {
                 written_next: report.next_seq,
                 failure: None,
                 closing: false,
+                writer_idle: false,
             }),
             work: Condvar::new(),
             progress,
@@ -275,8 +278,12 @@ impl Wal {
         }
         let chunk = state.queue.last_mut().expect("pushed above");
         encode_frame(&mut chunk.bytes, seq, payload, payload_crc);
+        // A busy writer takes the queue when it finishes its group; waking it costs a syscall.
+        let wake = std::mem::take(&mut state.writer_idle);
         drop(state);
-        self.shared.work.notify_one();
+        if wake {
+            self.shared.work.notify_one();
+        }
         Ok(Appended {
             seq,
             progress: self.shared.progress.subscribe(),
@@ -516,6 +523,7 @@ impl WriterThread {
             if !state.queue.is_empty() || state.closing {
                 break;
             }
+            state.writer_idle = true;
             if config.sync == SyncPolicy::Interval && self.unsynced {
                 let deadline = self.last_sync + config.sync_interval;
                 let now = Instant::now();
@@ -536,6 +544,7 @@ impl WriterThread {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
         }
+        state.writer_idle = false;
         let chunks = std::mem::take(&mut state.queue);
         (chunks, state.next_seq, state.closing)
     }

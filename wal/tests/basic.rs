@@ -65,7 +65,10 @@ async fn concurrent_appenders_share_fsyncs_and_lose_nothing() {
     acked.sort_unstable();
     assert_eq!(acked, (0..400).collect::<Vec<_>>());
     let fsyncs = wal.stats().fsyncs;
-    assert!(fsyncs > 0 && fsyncs < 400, "16 appenders share fsyncs: {fsyncs} for 400 records");
+    assert!(
+        fsyncs > 0 && fsyncs < 400,
+        "16 appenders share fsyncs: {fsyncs} for 400 records"
+    );
     let records = read_all(&wal, 0);
     assert_eq!(records.len(), 400);
     let mut seen: Vec<_> = records
