@@ -9,7 +9,7 @@ use std::path::Path;
 
 use io_uring::{IoUring, opcode, squeue, types};
 
-use crate::io::{SegmentWriter, WalIo};
+use crate::io::{SegmentWriter, StdIo, WalIo};
 
 /// Whether this kernel lets the process set up an io_uring (it may be compiled out, or
 /// disabled by `kernel.io_uring_disabled` or a seccomp filter).
@@ -37,12 +37,13 @@ impl WalIo for UringIo {
         Ok(Box::new(UringSegment::new(file, len)?))
     }
 
+    // Directory operations are rare; io_uring buys nothing there.
     fn remove_segment(&self, path: &Path) -> io::Result<()> {
-        std::fs::remove_file(path)
+        StdIo.remove_segment(path)
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        File::open(dir)?.sync_all()
+        StdIo.sync_dir(dir)
     }
 }
 
