@@ -1,0 +1,37 @@
+//! Decoders from the bytes of a request straight into Arrow record batches of IceGate's
+//! tables ([`icegate_schema`]): this is where ingest spends its CPU, so the hot paths avoid
+//! per-field allocation.
+//!
+//! - [`OtlpLogsDecoder`]: OTLP `ExportLogsServiceRequest` protobuf → `logs`, decoding the wire
+//!   format directly (no prost structs); strings are borrowed from the request and per-request
+//!   scratch lives in a bumpalo arena that is reset between requests.
+//! - [`reference`]: the same conversion through prost and opentelemetry-proto, kept as the
+//!   definition of "correct": property tests prove the direct decoder equal to it.
+//!
+//! Every decoder rejects malformed input with a [`DecodeError`] that names the field and byte
+//! offset (truncated messages, wrong wire types, invalid UTF-8, lengths beyond the message,
+//! ids of the wrong size, values nested deeper than [`MAX_DEPTH`]); nothing panics and no
+//! allocation is sized from an untrusted length.
+//!
+//! ```
+//! use icegate_parser::OtlpLogsDecoder;
+//! let mut decoder = OtlpLogsDecoder::new();
+//! let batch = decoder.decode(&[], 0).unwrap(); // an empty request is valid
+//! assert_eq!(batch.num_rows(), 0);
+//! assert!(decoder.decode(&[0x0a, 0x05], 0).is_err()); // truncated resource_logs
+//! ```
+
+mod anyvalue;
+mod error;
+mod logs_builder;
+mod map_column;
+mod otlp_logs;
+pub mod reference;
+mod wire;
+
+pub use anyvalue::MAX_DEPTH;
+pub use error::{DecodeError, Result};
+pub use logs_builder::{
+    Attribute, LogRow, LogsBuilder, ResourceFields, ScopeFields, effective_time,
+};
+pub use otlp_logs::OtlpLogsDecoder;

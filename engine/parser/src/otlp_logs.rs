@@ -1,0 +1,312 @@
+//! `ExportLogsServiceRequest` protobuf bytes straight into a `logs` record batch, without
+//! materialising prost messages: strings are borrowed from the request, per-request scratch
+//! (attribute lists, rendered values, hex ids) lives in a bump arena that is reset, not freed.
+
+use arrow::array::RecordBatch;
+use bumpalo::Bump;
+use bumpalo::collections::Vec as BumpVec;
+use icegate_schema::UNKNOWN_SERVICE;
+
+use crate::anyvalue::{hex, render, render_key_value};
+use crate::error::Result;
+use crate::logs_builder::{
+    Attribute, LogRow, LogsBuilder, ResourceFields, ScopeFields, effective_time,
+};
+use crate::wire::{FIXED32, FIXED64, LEN, Reader, VARINT};
+
+/// Decodes OTLP logs requests; keep one per thread and reuse it (its arena and builders keep
+/// their capacity between requests).
+#[derive(Default)]
+pub struct OtlpLogsDecoder {
+    arena: Bump,
+    builder: LogsBuilder,
+}
+
+impl OtlpLogsDecoder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes one request. `received_at_nanos` files records that carry neither an event
+    /// nor an observed time. On error nothing from the request is kept.
+    pub fn decode(&mut self, request: &[u8], received_at_nanos: i64) -> Result<RecordBatch> {
+        self.arena.reset();
+        let outcome = decode_request(&self.arena, request, received_at_nanos, &mut self.builder);
+        let batch = self.builder.finish();
+        outcome.map(|()| batch)
+    }
+}
+
+fn decode_request(
+    arena: &Bump,
+    request: &[u8],
+    received: i64,
+    out: &mut LogsBuilder,
+) -> Result<()> {
+    let mut reader = Reader::new(request, 0);
+    while let Some((field, wire_type)) = reader.next_key("ExportLogsServiceRequest")? {
+        if field == 1 {
+            reader.expect(wire_type, LEN, "ExportLogsServiceRequest.resource_logs")?;
+            let (bytes, offset) = reader.bytes("ExportLogsServiceRequest.resource_logs")?;
+            decode_resource_logs(arena, bytes, offset, received, out)?;
+        } else {
+            reader.skip(wire_type, "ExportLogsServiceRequest")?;
+        }
+    }
+    Ok(())
+}
+
+fn decode_resource_logs<'a>(
+    arena: &'a Bump,
+    buf: &'a [u8],
+    base: usize,
+    received: i64,
+    out: &mut LogsBuilder,
+) -> Result<()> {
+    // Fields may come in any order: find the resource before decoding the scopes under it.
+    let mut reader = Reader::new(buf, base);
+    let mut resource = ResourceFields {
+        service_name: UNKNOWN_SERVICE,
+        ..ResourceFields::default()
+    };
+    let mut scopes = BumpVec::new_in(arena);
+    while let Some((field, wire_type)) = reader.next_key("ResourceLogs")? {
+        match field {
+            1 => {
+                reader.expect(wire_type, LEN, "ResourceLogs.resource")?;
+                let (bytes, offset) = reader.bytes("ResourceLogs.resource")?;
+                decode_resource(arena, bytes, offset, &mut resource)?;
+            }
+            2 => {
+                reader.expect(wire_type, LEN, "ResourceLogs.scope_logs")?;
+                scopes.push(reader.bytes("ResourceLogs.scope_logs")?);
+            }
+            3 => {
+                reader.expect(wire_type, LEN, "ResourceLogs.schema_url")?;
+                resource.schema_url = non_empty(reader.str("ResourceLogs.schema_url")?);
+            }
+            _ => reader.skip(wire_type, "ResourceLogs")?,
+        }
+    }
+    for (bytes, offset) in scopes {
+        decode_scope_logs(arena, bytes, offset, received, &resource, out)?;
+    }
+    Ok(())
+}
+
+fn decode_resource<'a>(
+    arena: &'a Bump,
+    buf: &'a [u8],
+    base: usize,
+    resource: &mut ResourceFields<'a>,
+) -> Result<()> {
+    let mut reader = Reader::new(buf, base);
+    let mut attributes = BumpVec::new_in(arena);
+    while let Some((field, wire_type)) = reader.next_key("Resource")? {
+        match field {
+            1 => {
+                reader.expect(wire_type, LEN, "Resource.attributes")?;
+                let (bytes, offset) = reader.bytes("Resource.attributes")?;
+                let attribute = render_key_value(arena, bytes, offset)?;
+                if attribute.0 == "service.name"
+                    && let Some(name) = attribute.1
+                {
+                    resource.service_name = name;
+                }
+                attributes.push(attribute);
+            }
+            2 => {
+                reader.expect(wire_type, VARINT, "Resource.dropped_attributes_count")?;
+                resource.dropped_attributes_count =
+                    reader.varint("Resource.dropped_attributes_count")? as u32;
+            }
+            _ => reader.skip(wire_type, "Resource")?,
+        }
+    }
+    resource.attributes = attributes.into_bump_slice();
+    Ok(())
+}
+
+fn decode_scope_logs<'a>(
+    arena: &'a Bump,
+    buf: &'a [u8],
+    base: usize,
+    received: i64,
+    resource: &ResourceFields<'a>,
+    out: &mut LogsBuilder,
+) -> Result<()> {
+    let mut reader = Reader::new(buf, base);
+    let mut scope = ScopeFields::default();
+    let mut records = BumpVec::new_in(arena);
+    while let Some((field, wire_type)) = reader.next_key("ScopeLogs")? {
+        match field {
+            1 => {
+                reader.expect(wire_type, LEN, "ScopeLogs.scope")?;
+                let (bytes, offset) = reader.bytes("ScopeLogs.scope")?;
+                decode_scope(arena, bytes, offset, &mut scope)?;
+            }
+            2 => {
+                reader.expect(wire_type, LEN, "ScopeLogs.log_records")?;
+                records.push(reader.bytes("ScopeLogs.log_records")?);
+            }
+            3 => {
+                reader.expect(wire_type, LEN, "ScopeLogs.schema_url")?;
+                scope.schema_url = non_empty(reader.str("ScopeLogs.schema_url")?);
+            }
+            _ => reader.skip(wire_type, "ScopeLogs")?,
+        }
+    }
+    let mut attributes = BumpVec::new_in(arena);
+    for (bytes, offset) in records {
+        attributes.clear();
+        let row = decode_log_record(arena, bytes, offset, received, &mut attributes)?;
+        out.append(
+            resource,
+            &scope,
+            &LogRow {
+                attributes: &attributes,
+                ..row
+            },
+        );
+    }
+    Ok(())
+}
+
+fn decode_scope<'a>(
+    arena: &'a Bump,
+    buf: &'a [u8],
+    base: usize,
+    scope: &mut ScopeFields<'a>,
+) -> Result<()> {
+    let mut reader = Reader::new(buf, base);
+    let mut attributes = BumpVec::new_in(arena);
+    while let Some((field, wire_type)) = reader.next_key("InstrumentationScope")? {
+        match field {
+            1 => {
+                reader.expect(wire_type, LEN, "InstrumentationScope.name")?;
+                scope.name = non_empty(reader.str("InstrumentationScope.name")?);
+            }
+            2 => {
+                reader.expect(wire_type, LEN, "InstrumentationScope.version")?;
+                scope.version = non_empty(reader.str("InstrumentationScope.version")?);
+            }
+            3 => {
+                reader.expect(wire_type, LEN, "InstrumentationScope.attributes")?;
+                let (bytes, offset) = reader.bytes("InstrumentationScope.attributes")?;
+                attributes.push(render_key_value(arena, bytes, offset)?);
+            }
+            4 => {
+                reader.expect(
+                    wire_type,
+                    VARINT,
+                    "InstrumentationScope.dropped_attributes_count",
+                )?;
+                scope.dropped_attributes_count =
+                    reader.varint("InstrumentationScope.dropped_attributes_count")? as u32;
+            }
+            _ => reader.skip(wire_type, "InstrumentationScope")?,
+        }
+    }
+    scope.attributes = attributes.into_bump_slice();
+    Ok(())
+}
+
+fn decode_log_record<'a>(
+    arena: &'a Bump,
+    buf: &'a [u8],
+    base: usize,
+    received: i64,
+    attributes: &mut BumpVec<'a, Attribute<'a>>,
+) -> Result<LogRow<'a>> {
+    let mut reader = Reader::new(buf, base);
+    let mut row = LogRow::default();
+    while let Some((field, wire_type)) = reader.next_key("LogRecord")? {
+        match field {
+            1 => {
+                reader.expect(wire_type, FIXED64, "LogRecord.time_unix_nano")?;
+                let value = reader.fixed64("LogRecord.time_unix_nano")?;
+                row.time_unix_nano = nanos(&reader, value, "LogRecord.time_unix_nano")?;
+            }
+            11 => {
+                reader.expect(wire_type, FIXED64, "LogRecord.observed_time_unix_nano")?;
+                let value = reader.fixed64("LogRecord.observed_time_unix_nano")?;
+                row.observed_time_unix_nano =
+                    nanos(&reader, value, "LogRecord.observed_time_unix_nano")?;
+            }
+            2 => {
+                reader.expect(wire_type, VARINT, "LogRecord.severity_number")?;
+                // An enum is an int32 on the wire; negative values arrive sign-extended.
+                let number = reader.varint("LogRecord.severity_number")? as i32;
+                row.severity_number = (number != 0).then_some(number);
+            }
+            3 => {
+                reader.expect(wire_type, LEN, "LogRecord.severity_text")?;
+                row.severity_text = non_empty(reader.str("LogRecord.severity_text")?);
+            }
+            5 => {
+                reader.expect(wire_type, LEN, "LogRecord.body")?;
+                let (bytes, offset) = reader.bytes("LogRecord.body")?;
+                row.body = render(arena, bytes, offset)?;
+            }
+            6 => {
+                reader.expect(wire_type, LEN, "LogRecord.attributes")?;
+                let (bytes, offset) = reader.bytes("LogRecord.attributes")?;
+                attributes.push(render_key_value(arena, bytes, offset)?);
+            }
+            7 => {
+                reader.expect(wire_type, VARINT, "LogRecord.dropped_attributes_count")?;
+                row.dropped_attributes_count =
+                    reader.varint("LogRecord.dropped_attributes_count")? as u32;
+            }
+            8 => {
+                reader.expect(wire_type, FIXED32, "LogRecord.flags")?;
+                row.flags = reader.fixed32("LogRecord.flags")?;
+            }
+            9 => {
+                reader.expect(wire_type, LEN, "LogRecord.trace_id")?;
+                row.trace_id = id(arena, &mut reader, 16, "LogRecord.trace_id")?;
+            }
+            10 => {
+                reader.expect(wire_type, LEN, "LogRecord.span_id")?;
+                row.span_id = id(arena, &mut reader, 8, "LogRecord.span_id")?;
+            }
+            12 => {
+                reader.expect(wire_type, LEN, "LogRecord.event_name")?;
+                row.event_name = non_empty(reader.str("LogRecord.event_name")?);
+            }
+            _ => reader.skip(wire_type, "LogRecord")?,
+        }
+    }
+    row.timestamp_nanos = effective_time(row.time_unix_nano, row.observed_time_unix_nano, received);
+    Ok(row)
+}
+
+/// A nanosecond timestamp: 0 means absent; beyond `i64` (the year 2262) is an error.
+fn nanos(reader: &Reader<'_>, value: u64, field: &'static str) -> Result<Option<i64>> {
+    match value {
+        0 => Ok(None),
+        v if v > i64::MAX as u64 => {
+            Err(reader.error(field, format!("{v} ns is beyond the year 2262")))
+        }
+        v => Ok(Some(v as i64)),
+    }
+}
+
+/// A trace or span id: empty means absent, otherwise exactly `len` bytes, stored as hex.
+fn id<'a>(
+    arena: &'a Bump,
+    reader: &mut Reader<'a>,
+    len: usize,
+    field: &'static str,
+) -> Result<Option<&'a str>> {
+    let (bytes, _) = reader.bytes(field)?;
+    match bytes.len() {
+        0 => Ok(None),
+        n if n == len => Ok(Some(hex(arena, bytes))),
+        n => Err(reader.error(field, format!("{n} bytes, expected {len} or none"))),
+    }
+}
+
+fn non_empty(text: &str) -> Option<&str> {
+    (!text.is_empty()).then_some(text)
+}

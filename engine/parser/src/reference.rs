@@ -1,0 +1,208 @@
+//! The reference path: prost decodes the request into opentelemetry-proto's message structs,
+//! and a straightforward conversion turns them into the same `logs` rows. It allocates freely
+//! and is written for obviousness, not speed: the property tests prove the direct decoder
+//! ([`crate::OtlpLogsDecoder`]) equal to it, and the benchmarks report the speed ratio.
+
+use arrow::array::RecordBatch;
+use base64::Engine as _;
+use icegate_schema::UNKNOWN_SERVICE;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use prost::Message;
+
+use crate::anyvalue::MAX_DEPTH;
+use crate::error::{DecodeError, Result};
+use crate::logs_builder::{LogRow, LogsBuilder, ResourceFields, ScopeFields, effective_time};
+
+/// Decodes a logs request with prost and converts it row by row.
+pub fn decode_logs(request: &[u8], received_at_nanos: i64) -> Result<RecordBatch> {
+    let request =
+        ExportLogsServiceRequest::decode(request).map_err(|err| DecodeError::Protobuf {
+            offset: 0,
+            field: "ExportLogsServiceRequest",
+            problem: err.to_string(),
+        })?;
+    convert_logs(&request, received_at_nanos)
+}
+
+/// Converts decoded messages into a `logs` batch.
+pub fn convert_logs(
+    request: &ExportLogsServiceRequest,
+    received_at_nanos: i64,
+) -> Result<RecordBatch> {
+    let mut builder = LogsBuilder::new();
+    for resource_logs in &request.resource_logs {
+        let resource = resource_logs.resource.clone().unwrap_or_default();
+        let resource_attributes = attributes(&resource.attributes)?;
+        let service_name = resource_attributes
+            .iter()
+            .rev()
+            .find(|(key, value)| key == "service.name" && value.is_some())
+            .and_then(|(_, value)| value.clone())
+            .unwrap_or_else(|| UNKNOWN_SERVICE.to_string());
+        let resource_pairs = borrow_pairs(&resource_attributes);
+        let resource_fields = ResourceFields {
+            service_name: &service_name,
+            attributes: &resource_pairs,
+            dropped_attributes_count: resource.dropped_attributes_count,
+            schema_url: non_empty(&resource_logs.schema_url),
+        };
+        for scope_logs in &resource_logs.scope_logs {
+            let scope = scope_logs.scope.clone().unwrap_or_default();
+            let scope_attributes = attributes(&scope.attributes)?;
+            let scope_pairs = borrow_pairs(&scope_attributes);
+            let scope_fields = ScopeFields {
+                name: non_empty(&scope.name),
+                version: non_empty(&scope.version),
+                attributes: &scope_pairs,
+                dropped_attributes_count: scope.dropped_attributes_count,
+                schema_url: non_empty(&scope_logs.schema_url),
+            };
+            for record in &scope_logs.log_records {
+                let record_attributes = attributes(&record.attributes)?;
+                let record_pairs = borrow_pairs(&record_attributes);
+                let body = match &record.body {
+                    Some(body) => render(body)?,
+                    None => None,
+                };
+                let trace_id = id(&record.trace_id, 16, "LogRecord.trace_id")?;
+                let span_id = id(&record.span_id, 8, "LogRecord.span_id")?;
+                let time = nanos(record.time_unix_nano, "LogRecord.time_unix_nano")?;
+                let observed = nanos(
+                    record.observed_time_unix_nano,
+                    "LogRecord.observed_time_unix_nano",
+                )?;
+                let row = LogRow {
+                    timestamp_nanos: effective_time(time, observed, received_at_nanos),
+                    time_unix_nano: time,
+                    observed_time_unix_nano: observed,
+                    severity_number: (record.severity_number != 0)
+                        .then_some(record.severity_number),
+                    severity_text: non_empty(&record.severity_text),
+                    body: body.as_deref(),
+                    trace_id: trace_id.as_deref(),
+                    span_id: span_id.as_deref(),
+                    flags: record.flags,
+                    event_name: non_empty(&record.event_name),
+                    attributes: &record_pairs,
+                    dropped_attributes_count: record.dropped_attributes_count,
+                };
+                builder.append(&resource_fields, &scope_fields, &row);
+            }
+        }
+    }
+    Ok(builder.finish())
+}
+
+fn attributes(pairs: &[KeyValue]) -> Result<Vec<(String, Option<String>)>> {
+    pairs
+        .iter()
+        .map(|pair| {
+            let value = match &pair.value {
+                Some(value) => render(value)?,
+                None => None,
+            };
+            Ok((pair.key.clone(), value))
+        })
+        .collect()
+}
+
+fn borrow_pairs(pairs: &[(String, Option<String>)]) -> Vec<(&str, Option<&str>)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_deref()))
+        .collect()
+}
+
+/// A top-level value as column text (rules in `icegate_schema`'s docs).
+fn render(value: &AnyValue) -> Result<Option<String>> {
+    Ok(match &value.value {
+        // A profiles string-table index means nothing outside profiles.
+        None | Some(Value::StringValueStrindex(_)) => None,
+        Some(Value::StringValue(text)) => Some(text.clone()),
+        Some(Value::BoolValue(b)) => Some(b.to_string()),
+        Some(Value::IntValue(i)) => Some(i.to_string()),
+        Some(Value::DoubleValue(d)) => Some(match serde_json::Number::from_f64(*d) {
+            Some(number) => number.to_string(),
+            None if d.is_nan() => "NaN".to_string(),
+            None if *d > 0.0 => "inf".to_string(),
+            None => "-inf".to_string(),
+        }),
+        Some(Value::BytesValue(bytes)) => {
+            Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
+        Some(Value::ArrayValue(_)) | Some(Value::KvlistValue(_)) => Some(to_json(value, 0)?),
+    })
+}
+
+/// JSON text of a nested value; `serde_json` escapes strings and formats numbers.
+fn to_json(value: &AnyValue, depth: usize) -> Result<String> {
+    use serde_json::Value as Json;
+    if depth >= MAX_DEPTH {
+        return Err(DecodeError::TooDeep {
+            field: "AnyValue",
+            limit: MAX_DEPTH,
+        });
+    }
+    Ok(match &value.value {
+        None | Some(Value::StringValueStrindex(_)) => "null".to_string(),
+        Some(Value::StringValue(text)) => Json::String(text.clone()).to_string(),
+        Some(Value::BoolValue(b)) => b.to_string(),
+        Some(Value::IntValue(i)) => i.to_string(),
+        Some(Value::DoubleValue(d)) => serde_json::Number::from_f64(*d)
+            .map_or(Json::Null, Json::Number)
+            .to_string(),
+        Some(Value::BytesValue(bytes)) => {
+            Json::String(base64::engine::general_purpose::STANDARD.encode(bytes)).to_string()
+        }
+        Some(Value::ArrayValue(array)) => {
+            let items = array
+                .values
+                .iter()
+                .map(|item| to_json(item, depth + 1))
+                .collect::<Result<Vec<_>>>()?;
+            format!("[{}]", items.join(","))
+        }
+        Some(Value::KvlistValue(list)) => {
+            // Keys stay in the order sent, duplicates included (a serde_json map would not).
+            let mut members = Vec::new();
+            for pair in &list.values {
+                let value = match &pair.value {
+                    Some(value) => to_json(value, depth + 1)?,
+                    None => "null".to_string(),
+                };
+                members.push(format!("{}:{value}", Json::String(pair.key.clone())));
+            }
+            format!("{{{}}}", members.join(","))
+        }
+    })
+}
+
+fn id(bytes: &[u8], len: usize, field: &'static str) -> Result<Option<String>> {
+    match bytes.len() {
+        0 => Ok(None),
+        n if n == len => Ok(Some(bytes.iter().map(|b| format!("{b:02x}")).collect())),
+        n => Err(DecodeError::Protobuf {
+            offset: 0,
+            field,
+            problem: format!("{n} bytes, expected {len} or none"),
+        }),
+    }
+}
+
+fn nanos(value: u64, field: &'static str) -> Result<Option<i64>> {
+    match value {
+        0 => Ok(None),
+        v if v > i64::MAX as u64 => Err(DecodeError::Protobuf {
+            offset: 0,
+            field,
+            problem: format!("{v} ns is beyond the year 2262"),
+        }),
+        v => Ok(Some(v as i64)),
+    }
+}
+
+fn non_empty(text: &str) -> Option<&str> {
+    (!text.is_empty()).then_some(text)
+}

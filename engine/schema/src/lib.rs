@@ -1,0 +1,149 @@
+//! IceGate's three tables — `logs`, `traces`, `metrics` — defined once.
+//!
+//! Each table is an Arrow schema whose every field (nested ones included) carries its Iceberg
+//! field id in the `PARQUET:field_id` metadata key. That one definition serves the whole
+//! pipeline: the decoders build record batches of exactly this schema, the Parquet writer
+//! writes the ids into the files, and the lake writer derives the Iceberg schema from it
+//! (iceberg-rust's `arrow_schema_to_schema` reads the same key). Field ids are stable forever:
+//! new columns get new ids, removed columns never give theirs back.
+//!
+//! Types are the ones every Iceberg reader handles (Spark, Trino, DuckDB, PyIceberg):
+//! `timestamptz` (microseconds; Arrow `Timestamp(µs, "+00:00")`), `long`, `int`, `string`,
+//! `map<string,string>`, `list`, `struct`; format version 2. Because `timestamptz` stops at
+//! microseconds, OTLP's nanosecond times are also kept whole in `long` columns.
+//!
+//! # `logs` — one row per OTLP LogRecord or JSON log line
+//!
+//! | id | column | type | from |
+//! |---|---|---|---|
+//! | 1 | `timestamp` | timestamptz, required | `time_unix_nano`; when 0, `observed_time_unix_nano`; when also 0, the time IceGate received it |
+//! | 2 | `time_unix_nano` | long | event time in ns as sent (null when absent) |
+//! | 3 | `observed_time_unix_nano` | long | observed time in ns as sent (null when absent) |
+//! | 4 | `severity_number` | int | 0–24 (null when unspecified) |
+//! | 5 | `severity_text` | string | |
+//! | 6 | `body` | string | string bodies as-is; other bodies rendered as JSON text (see below) |
+//! | 7 | `trace_id` | string | 32 lowercase hex digits (null when absent) |
+//! | 8 | `span_id` | string | 16 lowercase hex digits (null when absent) |
+//! | 9 | `flags` | long | W3C trace flags (null when 0) |
+//! | 10 | `event_name` | string | |
+//! | 11 | `service_name` | string, required | resource attribute `service.name`, else `unknown_service` |
+//! | 12 | `resource_attributes` | map<string,string> (key 101, value 102) | |
+//! | 13 | `resource_dropped_attributes_count` | int | |
+//! | 14 | `resource_schema_url` | string | |
+//! | 15 | `scope_name` | string | |
+//! | 16 | `scope_version` | string | |
+//! | 17 | `scope_attributes` | map<string,string> (key 103, value 104) | |
+//! | 18 | `scope_dropped_attributes_count` | int | |
+//! | 19 | `scope_schema_url` | string | |
+//! | 20 | `attributes` | map<string,string> (key 105, value 106) | the record's attributes |
+//! | 21 | `dropped_attributes_count` | int | |
+//!
+//! Attribute values: strings as-is; booleans, integers and doubles as their JSON literal
+//! (`true`, `42`, `1.5`; non-finite doubles as `NaN`, `inf`, `-inf`); bytes as standard base64;
+//! arrays and key-value lists as JSON text (nested strings JSON-quoted, nested bytes as quoted
+//! base64). An attribute whose value is empty has a null value. Bodies follow the same rule.
+//!
+//! Default partition spec `day(timestamp), identity(service_name)`; sort order
+//! `service_name, timestamp` (see [`TableLayout`]).
+//!
+//! The `traces` and `metrics` tables are defined with their decoders.
+
+mod layout;
+mod logs;
+
+pub use layout::{PartitionTransform, SortField, TableLayout};
+pub use logs::{LOGS_TABLE, LogsColumn, logs_schema};
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, FieldRef, Fields, TimeUnit};
+
+/// The Arrow field metadata key that holds an Iceberg field id (the Parquet convention).
+pub const FIELD_ID_KEY: &str = "PARQUET:field_id";
+
+/// The timezone string of `timestamptz` columns, as iceberg-rust's Arrow conversion writes it.
+pub const UTC: &str = "+00:00";
+
+/// `service_name` when the resource has no `service.name` (the OTLP semantic convention).
+pub const UNKNOWN_SERVICE: &str = "unknown_service";
+
+/// A field with its Iceberg id attached.
+pub fn field(name: &str, data_type: DataType, nullable: bool, id: i32) -> Field {
+    Field::new(name, data_type, nullable)
+        .with_metadata(HashMap::from([(FIELD_ID_KEY.to_string(), id.to_string())]))
+}
+
+/// `timestamptz` (microseconds, UTC).
+pub fn timestamptz() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
+}
+
+/// `map<string,string>` with the given key and value field ids, laid out as Iceberg's Arrow
+/// conversion lays it out (`key_value` entries, non-null keys, nullable values).
+pub fn string_map(key_id: i32, value_id: i32) -> DataType {
+    let entries = Fields::from(vec![
+        field("key", DataType::Utf8, false, key_id),
+        field("value", DataType::Utf8, true, value_id),
+    ]);
+    DataType::Map(
+        Arc::new(Field::new("key_value", DataType::Struct(entries), false)),
+        false,
+    )
+}
+
+/// The `key_value` entries field of a map column (needed to assemble a `MapArray`).
+pub fn map_entries(map_type: &DataType) -> Option<FieldRef> {
+    match map_type {
+        DataType::Map(entries, _) => Some(entries.clone()),
+        _ => None,
+    }
+}
+
+/// The Iceberg field id stored on an Arrow field, if any.
+pub fn field_id(field: &Field) -> Option<i32> {
+    field.metadata().get(FIELD_ID_KEY)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use arrow::datatypes::{DataType, Field};
+
+    use super::*;
+
+    fn collect_ids(field: &Field, ids: &mut Vec<i32>) {
+        ids.push(field_id(field).unwrap_or_else(|| panic!("{} has no field id", field.name())));
+        match field.data_type() {
+            DataType::Map(entries, _) => match entries.data_type() {
+                DataType::Struct(children) => children.iter().for_each(|c| collect_ids(c, ids)),
+                other => panic!("map entries must be a struct, got {other}"),
+            },
+            DataType::Struct(children) => children.iter().for_each(|c| collect_ids(c, ids)),
+            DataType::List(item) => collect_ids(item, ids),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_logs_field_has_a_unique_id() {
+        let schema = logs_schema();
+        let mut ids = Vec::new();
+        for field in schema.fields() {
+            collect_ids(field, &mut ids);
+        }
+        let unique: HashSet<_> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "duplicate field ids: {ids:?}");
+        assert_eq!(ids.len(), 21 + 6);
+    }
+
+    #[test]
+    fn column_enum_matches_schema_positions() {
+        let schema = logs_schema();
+        for column in LogsColumn::ALL {
+            assert_eq!(schema.field(column as usize).name(), column.name());
+        }
+        assert_eq!(LogsColumn::ALL.len(), schema.fields().len());
+    }
+}
