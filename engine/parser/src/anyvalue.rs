@@ -309,13 +309,14 @@ fn push_base64(out: &mut BumpString<'_>, bytes: &[u8]) {
     }
 }
 
-/// Lowercase hex of an id, into the arena.
+/// Lowercase hex of an id (at most 16 bytes), into the arena.
 pub(crate) fn hex<'a>(arena: &'a Bump, bytes: &[u8]) -> &'a str {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = BumpString::with_capacity_in(bytes.len() * 2, arena);
-    for byte in bytes {
-        out.push(HEX[(byte >> 4) as usize] as char);
-        out.push(HEX[(byte & 0xf) as usize] as char);
+    let mut text = [0u8; 32];
+    for (pair, byte) in text.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[(byte >> 4) as usize];
+        pair[1] = HEX[(byte & 0xf) as usize];
     }
-    out.into_bump_str()
+    let text = &text[..bytes.len().min(16) * 2];
+    arena.alloc_str(std::str::from_utf8(text).expect("hex digits are ASCII"))
 }

@@ -35,6 +35,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The next field number and wire type, or `None` at the end of the message.
+    #[inline]
     pub fn next_key(&mut self, message: &'static str) -> Result<Option<(u32, u8)>> {
         if self.pos >= self.buf.len() {
             return Ok(None);
@@ -48,7 +49,20 @@ impl<'a> Reader<'a> {
         Ok(Some((field as u32, wire_type)))
     }
 
+    #[inline]
     pub fn varint(&mut self, field: &'static str) -> Result<u64> {
+        // Most varints in OTLP (keys, lengths, small counts) fit in one byte.
+        if let Some(&byte) = self.buf.get(self.pos)
+            && byte < 0x80
+        {
+            self.pos += 1;
+            return Ok(u64::from(byte));
+        }
+        self.varint_slow(field)
+    }
+
+    #[cold]
+    fn varint_slow(&mut self, field: &'static str) -> Result<u64> {
         let mut value = 0u64;
         for shift in 0..10 {
             let Some(&byte) = self.buf.get(self.pos) else {
@@ -66,17 +80,20 @@ impl<'a> Reader<'a> {
         Err(self.error(field, "varint longer than 10 bytes"))
     }
 
+    #[inline]
     pub fn fixed64(&mut self, field: &'static str) -> Result<u64> {
         let bytes = self.take(8, field)?;
         Ok(u64::from_le_bytes(bytes.try_into().expect("8 bytes")))
     }
 
+    #[inline]
     pub fn fixed32(&mut self, field: &'static str) -> Result<u32> {
         let bytes = self.take(4, field)?;
         Ok(u32::from_le_bytes(bytes.try_into().expect("4 bytes")))
     }
 
     /// A length-delimited field's bytes and their absolute offset.
+    #[inline]
     pub fn bytes(&mut self, field: &'static str) -> Result<(&'a [u8], usize)> {
         let len = self.varint(field)?;
         let remaining = self.buf.len() - self.pos;
@@ -90,6 +107,7 @@ impl<'a> Reader<'a> {
         Ok((self.take(len as usize, field)?, offset))
     }
 
+    #[inline]
     pub fn str(&mut self, field: &'static str) -> Result<&'a str> {
         let (bytes, offset) = self.bytes(field)?;
         std::str::from_utf8(bytes).map_err(|err| DecodeError::Protobuf {
@@ -99,6 +117,7 @@ impl<'a> Reader<'a> {
         })
     }
 
+    #[inline]
     fn take(&mut self, len: usize, field: &'static str) -> Result<&'a [u8]> {
         if self.buf.len() - self.pos < len {
             return Err(self.error(field, format!("truncated: needs {len} bytes")));
@@ -121,6 +140,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Fails unless a known field arrived with the wire type its schema gives it.
+    #[inline]
     pub fn expect(&self, wire_type: u8, expected: u8, field: &'static str) -> Result<()> {
         if wire_type == expected {
             Ok(())

@@ -24,7 +24,7 @@
 //! | 6 | `body` | string | string bodies as-is; other bodies rendered as JSON text (see below) |
 //! | 7 | `trace_id` | string | 32 lowercase hex digits (null when absent) |
 //! | 8 | `span_id` | string | 16 lowercase hex digits (null when absent) |
-//! | 9 | `flags` | long | W3C trace flags (null when 0) |
+//! | 9 | `flags` | long | W3C trace flags as sent (0 when absent) |
 //! | 10 | `event_name` | string | |
 //! | 11 | `service_name` | string, required | resource attribute `service.name`, else `unknown_service` |
 //! | 12 | `resource_attributes` | map<string,string> (key 101, value 102) | |
