@@ -298,7 +298,7 @@ pub(crate) fn push_json_string(out: &mut BumpString<'_>, text: &str) {
     out.push('"');
 }
 
-fn push_base64(out: &mut BumpString<'_>, bytes: &[u8]) {
+pub(crate) fn push_base64(out: &mut BumpString<'_>, bytes: &[u8]) {
     let mut chunk = [0u8; 1024];
     for piece in bytes.chunks(768) {
         let written = base64::engine::general_purpose::STANDARD

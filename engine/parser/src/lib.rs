@@ -5,6 +5,8 @@
 //! - [`OtlpLogsDecoder`]: OTLP `ExportLogsServiceRequest` protobuf → `logs`, decoding the wire
 //!   format directly (no prost structs); strings are borrowed from the request and per-request
 //!   scratch lives in a bumpalo arena that is reset between requests.
+//! - [`OtlpJsonLogsDecoder`]: OTLP/JSON → `logs` with simd-json (camelCase or snake_case
+//!   keys, hex ids, 64-bit integers as numbers or strings, enums as numbers or names).
 //! - [`reference`]: the same conversion through prost and opentelemetry-proto, kept as the
 //!   definition of "correct": property tests prove the direct decoder equal to it.
 //!
@@ -23,8 +25,10 @@
 
 mod anyvalue;
 mod error;
+mod json_nesting;
 mod logs_builder;
 mod map_column;
+mod otlp_json_logs;
 mod otlp_logs;
 pub mod reference;
 mod wire;
@@ -34,4 +38,5 @@ pub use error::{DecodeError, Result};
 pub use logs_builder::{
     Attribute, LogRow, LogsBuilder, ResourceFields, ScopeFields, effective_time,
 };
+pub use otlp_json_logs::OtlpJsonLogsDecoder;
 pub use otlp_logs::OtlpLogsDecoder;

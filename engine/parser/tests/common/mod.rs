@@ -1,0 +1,209 @@
+//! Random OTLP requests (prost structs) and a batch comparison that names the differing column.
+#![allow(dead_code)]
+
+use arrow::array::RecordBatch;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList,
+};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use proptest::prelude::*;
+
+pub const RECEIVED: i64 = 1_764_000_000_123_456_789;
+
+/// Equal batches, or a failure naming the first column that differs.
+pub fn same(actual: &RecordBatch, expected: &RecordBatch) -> Result<(), TestCaseError> {
+    prop_assert_eq!(actual.schema(), expected.schema());
+    prop_assert_eq!(actual.num_rows(), expected.num_rows());
+    for (index, field) in expected.schema().fields().iter().enumerate() {
+        prop_assert!(
+            actual.column(index) == expected.column(index),
+            "column {} differs:\n actual: {:?}\n expected: {:?}",
+            field.name(),
+            actual.column(index),
+            expected.column(index)
+        );
+    }
+    Ok(())
+}
+
+pub fn text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => "[a-zA-Z0-9 ._-]{0,16}",
+        1 => any::<String>(),
+        1 => Just("quote\" backslash\\ newline\n tab\t nul\u{0} bell\u{7} del\u{7f} é 🦀".to_string()),
+    ]
+}
+
+/// Doubles: every bit pattern when `finite_only` is false, else only finite ones (JSON
+/// encoders write non-finite doubles as `null`).
+pub fn double(finite_only: bool) -> BoxedStrategy<f64> {
+    if finite_only {
+        prop_oneof![
+            any::<f64>().prop_filter("finite", |d| d.is_finite()),
+            Just(-0.0),
+            Just(1e21),
+            Just(1.5)
+        ]
+        .boxed()
+    } else {
+        prop_oneof![
+            any::<f64>(),
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(-0.0),
+            Just(1e21)
+        ]
+        .boxed()
+    }
+}
+
+pub fn any_value(finite_only: bool) -> impl Strategy<Value = AnyValue> {
+    let leaf = prop_oneof![
+        text().prop_map(Value::StringValue),
+        any::<bool>().prop_map(Value::BoolValue),
+        any::<i64>().prop_map(Value::IntValue),
+        double(finite_only).prop_map(Value::DoubleValue),
+        proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::BytesValue),
+    ]
+    .prop_map(|value| AnyValue { value: Some(value) });
+    let leaf = prop_oneof![8 => leaf, 1 => Just(AnyValue { value: None })];
+    leaf.prop_recursive(4, 24, 5, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..5).prop_map(|values| AnyValue {
+                value: Some(Value::ArrayValue(ArrayValue { values }))
+            }),
+            proptest::collection::vec((text(), proptest::option::of(inner)), 0..5).prop_map(
+                |pairs| AnyValue {
+                    value: Some(Value::KvlistValue(KeyValueList {
+                        values: pairs
+                            .into_iter()
+                            .map(|(key, value)| KeyValue {
+                                key,
+                                value,
+                                ..KeyValue::default()
+                            })
+                            .collect(),
+                    })),
+                }
+            ),
+        ]
+    })
+}
+
+pub fn attributes(finite_only: bool) -> impl Strategy<Value = Vec<KeyValue>> {
+    proptest::collection::vec(
+        (
+            prop_oneof![3 => text(), 1 => Just("service.name".to_string())],
+            proptest::option::of(any_value(finite_only)),
+        ),
+        0..5,
+    )
+    .prop_map(|pairs| {
+        pairs
+            .into_iter()
+            .map(|(key, value)| KeyValue {
+                key,
+                value,
+                ..KeyValue::default()
+            })
+            .collect()
+    })
+}
+
+fn nanos() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        Just(0u64),
+        1u64..=i64::MAX as u64,
+        Just(1_764_000_000_000_000_000u64)
+    ]
+}
+
+fn id(len: usize) -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        Just(Vec::new()),
+        proptest::collection::vec(any::<u8>(), len..=len)
+    ]
+}
+
+fn log_record(finite_only: bool) -> impl Strategy<Value = LogRecord> {
+    (
+        (
+            nanos(),
+            nanos(),
+            -2i32..26,
+            text(),
+            proptest::option::of(any_value(finite_only)),
+        ),
+        (
+            attributes(finite_only),
+            any::<u32>(),
+            any::<u32>(),
+            id(16),
+            id(8),
+            text(),
+        ),
+    )
+        .prop_map(
+            |(
+                (time, observed, severity, severity_text, body),
+                (attributes, dropped, flags, trace_id, span_id, event_name),
+            )| {
+                LogRecord {
+                    time_unix_nano: time,
+                    observed_time_unix_nano: observed,
+                    severity_number: severity,
+                    severity_text,
+                    body,
+                    attributes,
+                    dropped_attributes_count: dropped,
+                    flags,
+                    trace_id,
+                    span_id,
+                    event_name,
+                }
+            },
+        )
+}
+
+/// A random logs request; `finite_only` keeps doubles JSON-encodable.
+pub fn logs_request(finite_only: bool) -> impl Strategy<Value = ExportLogsServiceRequest> {
+    let scope = (text(), text(), attributes(finite_only), any::<u32>()).prop_map(
+        |(name, version, attributes, dropped)| InstrumentationScope {
+            name,
+            version,
+            attributes,
+            dropped_attributes_count: dropped,
+        },
+    );
+    let scope_logs = (
+        proptest::option::of(scope),
+        proptest::collection::vec(log_record(finite_only), 0..5),
+        text(),
+    )
+        .prop_map(|(scope, log_records, schema_url)| ScopeLogs {
+            scope,
+            log_records,
+            schema_url,
+        });
+    let resource =
+        (attributes(finite_only), any::<u32>()).prop_map(|(attributes, dropped)| Resource {
+            attributes,
+            dropped_attributes_count: dropped,
+            ..Resource::default()
+        });
+    let resource_logs = (
+        proptest::option::of(resource),
+        proptest::collection::vec(scope_logs, 0..3),
+        text(),
+    )
+        .prop_map(|(resource, scope_logs, schema_url)| ResourceLogs {
+            resource,
+            scope_logs,
+            schema_url,
+        });
+    proptest::collection::vec(resource_logs, 0..3)
+        .prop_map(|resource_logs| ExportLogsServiceRequest { resource_logs })
+}
