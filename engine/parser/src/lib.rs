@@ -7,6 +7,9 @@
 //!   scratch lives in a bumpalo arena that is reset between requests.
 //! - [`OtlpJsonLogsDecoder`]: OTLP/JSON → `logs` with simd-json (camelCase or snake_case
 //!   keys, hex ids, 64-bit integers as numbers or strings, enums as numbers or names).
+//! - [`NdjsonDecoder`]: newline-delimited JSON log lines → `logs` (well-known keys for time,
+//!   level, message, service and ids; everything else flattened into attributes; a line that
+//!   is not JSON is kept as the body, never dropped).
 //! - [`reference`]: the same conversion through prost and opentelemetry-proto, kept as the
 //!   definition of "correct": property tests prove the direct decoder equal to it.
 //!
@@ -28,9 +31,11 @@ mod error;
 mod json_nesting;
 mod logs_builder;
 mod map_column;
+mod ndjson;
 mod otlp_json_logs;
 mod otlp_logs;
 pub mod reference;
+mod timestamp;
 mod wire;
 
 pub use anyvalue::MAX_DEPTH;
@@ -38,5 +43,7 @@ pub use error::{DecodeError, Result};
 pub use logs_builder::{
     Attribute, LogRow, LogsBuilder, ResourceFields, ScopeFields, effective_time,
 };
+pub use ndjson::{NdjsonContext, NdjsonDecoder};
 pub use otlp_json_logs::OtlpJsonLogsDecoder;
 pub use otlp_logs::OtlpLogsDecoder;
+pub use timestamp::{epoch_int_to_nanos, epoch_to_nanos, parse_rfc3339};
