@@ -7,7 +7,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use icegate_parser::{OtlpLogsDecoder, reference};
+use icegate_parser::{
+    NdjsonContext, NdjsonDecoder, OtlpJsonLogsDecoder, OtlpLogsDecoder, reference,
+};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
@@ -30,6 +32,10 @@ fn string(text: &str) -> Value {
 /// A request of `records` application log records of roughly 300 bytes each (body, five
 /// attributes, ids), under one resource and scope — the shape of an SDK batch export.
 fn logs_request(records: usize) -> Vec<u8> {
+    logs_request_message(records).encode_to_vec()
+}
+
+fn logs_request_message(records: usize) -> ExportLogsServiceRequest {
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         state ^= state << 13;
@@ -96,7 +102,27 @@ fn logs_request(records: usize) -> Vec<u8> {
             schema_url: String::new(),
         }],
     }
-    .encode_to_vec()
+}
+
+/// `lines` JSON application log lines of roughly 300 bytes (pino/logrus-like).
+fn ndjson_body(lines: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    for i in 0..lines {
+        let status = [200, 201, 404, 500][i % 4];
+        let level = if status >= 500 { "error" } else { "info" };
+        body.extend_from_slice(
+            format!(
+                r#"{{"time":"2026-11-26T14:{:02}:{:02}.{:03}Z","level":"{level}","msg":"request completed","service":"checkout","http":{{"method":"GET","path":"/api/v1/orders/{i}","status":{status}}},"duration_ms":{},"user_agent":"Mozilla/5.0 (X11; Linux x86_64)","trace_id":"5b8efff798038103d269b633813fc60c"}}"#,
+                i / 60 % 60,
+                i % 60,
+                i % 1000,
+                i % 5000
+            )
+            .as_bytes(),
+        );
+        body.push(b'\n');
+    }
+    body
 }
 
 fn otlp_logs(c: &mut Criterion) {
@@ -118,12 +144,45 @@ fn otlp_logs(c: &mut Criterion) {
     group.finish();
 }
 
+fn otlp_json_logs(c: &mut Criterion) {
+    let mut group = c.benchmark_group("otlp_logs_json");
+    for records in [100usize, 1000] {
+        let request = serde_json::to_vec(&logs_request_message(records)).unwrap();
+        group.throughput(Throughput::ElementsAndBytes {
+            elements: records as u64,
+            bytes: request.len() as u64,
+        });
+        let mut decoder = OtlpJsonLogsDecoder::new();
+        group.bench_function(BenchmarkId::new("simd_json", records), |b| {
+            b.iter(|| decoder.decode(black_box(&request), 0).unwrap())
+        });
+    }
+    group.finish();
+}
+
+fn ndjson(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ndjson_logs");
+    let context = NdjsonContext::default();
+    for lines in [100usize, 1000] {
+        let body = ndjson_body(lines);
+        group.throughput(Throughput::ElementsAndBytes {
+            elements: lines as u64,
+            bytes: body.len() as u64,
+        });
+        let mut decoder = NdjsonDecoder::new();
+        group.bench_function(BenchmarkId::new("simd_json", lines), |b| {
+            b.iter(|| decoder.decode(black_box(&body), &context, 0))
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(30);
-    targets = otlp_logs
+    targets = otlp_logs, otlp_json_logs, ndjson
 }
 criterion_main!(benches);

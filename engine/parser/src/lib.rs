@@ -28,7 +28,6 @@
 
 mod anyvalue;
 mod error;
-mod json_nesting;
 mod logs_builder;
 mod map_column;
 mod ndjson;

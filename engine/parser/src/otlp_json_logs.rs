@@ -15,7 +15,6 @@ use simd_json::{BorrowedValue as Json, StaticNode};
 
 use crate::anyvalue::{JsonDouble, MAX_DEPTH, push_base64, push_json_string, top_level_double};
 use crate::error::{DecodeError, Result};
-use crate::json_nesting::check_nesting;
 use crate::logs_builder::{
     Attribute, LogRow, LogsBuilder, ResourceFields, ScopeFields, effective_time,
 };
@@ -24,13 +23,25 @@ use crate::logs_builder::{
 const MAX_REQUEST_DEPTH: usize = 2 * MAX_DEPTH + 16;
 
 /// Decodes OTLP/JSON logs requests; keep one per thread and reuse it.
-#[derive(Default)]
 pub struct OtlpJsonLogsDecoder {
     arena: Bump,
     builder: LogsBuilder,
     /// simd-json parses in place, so the request is copied here first.
     scratch: Vec<u8>,
+    /// simd-json's scratch, with its nesting limit: a `[[[[…` bomb stops at the limit in
+    /// the parser's own (iterative) stage, before any tree is built.
     buffers: simd_json::Buffers,
+}
+
+impl Default for OtlpJsonLogsDecoder {
+    fn default() -> Self {
+        Self {
+            arena: Bump::new(),
+            builder: LogsBuilder::new(),
+            scratch: Vec::new(),
+            buffers: simd_json::Buffers::with_max_depth(0, MAX_REQUEST_DEPTH),
+        }
+    }
 }
 
 impl OtlpJsonLogsDecoder {
@@ -40,18 +51,18 @@ impl OtlpJsonLogsDecoder {
 
     /// Decodes one request; on error nothing from it is kept.
     pub fn decode(&mut self, request: &[u8], received_at_nanos: i64) -> Result<RecordBatch> {
-        if let Err(offset) = check_nesting(request, MAX_REQUEST_DEPTH) {
-            return Err(json_error(
-                format!("byte {offset}"),
-                format!("nested deeper than {MAX_REQUEST_DEPTH} levels"),
-            ));
-        }
         self.arena.reset();
         self.scratch.clear();
         self.scratch.extend_from_slice(request);
         let outcome =
             simd_json::to_borrowed_value_with_buffers(&mut self.scratch, &mut self.buffers)
-                .map_err(|err| json_error("$".into(), err.to_string()))
+                .map_err(|err| match err.error() {
+                    simd_json::ErrorType::DepthLimitExceeded => json_error(
+                        format!("byte {}", err.index()),
+                        format!("nested deeper than {MAX_REQUEST_DEPTH} levels"),
+                    ),
+                    _ => json_error("$".into(), err.to_string()),
+                })
                 .and_then(|root| {
                     decode_request(&self.arena, &root, received_at_nanos, &mut self.builder)
                 });
