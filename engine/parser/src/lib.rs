@@ -28,9 +28,11 @@
 
 mod anyvalue;
 mod error;
+mod fields;
 mod logs_builder;
 mod map_column;
 mod ndjson;
+mod otlp_common;
 mod otlp_json_logs;
 mod otlp_logs;
 pub mod reference;
@@ -39,9 +41,8 @@ mod wire;
 
 pub use anyvalue::MAX_DEPTH;
 pub use error::{DecodeError, Result};
-pub use logs_builder::{
-    Attribute, LogRow, LogsBuilder, ResourceFields, ScopeFields, effective_time,
-};
+pub use fields::{Attribute, ResourceFields, ScopeFields, effective_time};
+pub use logs_builder::{LogRow, LogsBuilder};
 pub use ndjson::{NdjsonContext, NdjsonDecoder};
 pub use otlp_json_logs::OtlpJsonLogsDecoder;
 pub use otlp_logs::OtlpLogsDecoder;

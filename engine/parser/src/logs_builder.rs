@@ -10,29 +10,8 @@ use arrow::array::{
 use arrow::datatypes::SchemaRef;
 use icegate_schema::{LogsColumn, UTC, logs_schema};
 
+use crate::fields::{Attribute, ResourceFields, ResourceScopeColumns, ScopeFields};
 use crate::map_column::MapColumn;
-
-/// An attribute: key and rendered value (`None` when the value was empty).
-pub type Attribute<'a> = (&'a str, Option<&'a str>);
-
-/// What every record of one OTLP `Resource` shares.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ResourceFields<'a> {
-    pub service_name: &'a str,
-    pub attributes: &'a [Attribute<'a>],
-    pub dropped_attributes_count: u32,
-    pub schema_url: Option<&'a str>,
-}
-
-/// What every record of one `InstrumentationScope` shares.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ScopeFields<'a> {
-    pub name: Option<&'a str>,
-    pub version: Option<&'a str>,
-    pub attributes: &'a [Attribute<'a>],
-    pub dropped_attributes_count: u32,
-    pub schema_url: Option<&'a str>,
-}
 
 /// One row of `logs`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,11 +31,6 @@ pub struct LogRow<'a> {
     pub dropped_attributes_count: u32,
 }
 
-/// The event time a row is filed under: event time, else observed time, else receipt.
-pub fn effective_time(time: Option<i64>, observed: Option<i64>, received_at_nanos: i64) -> i64 {
-    time.or(observed).unwrap_or(received_at_nanos)
-}
-
 /// Accumulates `logs` rows; [`LogsBuilder::finish`] turns them into a record batch.
 pub struct LogsBuilder {
     schema: SchemaRef,
@@ -70,15 +44,7 @@ pub struct LogsBuilder {
     span_id: StringBuilder,
     flags: Int64Builder,
     event_name: StringBuilder,
-    service_name: StringBuilder,
-    resource_attributes: MapColumn,
-    resource_dropped_attributes_count: Int32Builder,
-    resource_schema_url: StringBuilder,
-    scope_name: StringBuilder,
-    scope_version: StringBuilder,
-    scope_attributes: MapColumn,
-    scope_dropped_attributes_count: Int32Builder,
-    scope_schema_url: StringBuilder,
+    resource_scope: ResourceScopeColumns,
     attributes: MapColumn,
     dropped_attributes_count: Int32Builder,
 }
@@ -103,15 +69,7 @@ impl LogsBuilder {
             span_id: StringBuilder::new(),
             flags: Int64Builder::new(),
             event_name: StringBuilder::new(),
-            service_name: StringBuilder::new(),
-            resource_attributes: MapColumn::new(),
-            resource_dropped_attributes_count: Int32Builder::new(),
-            resource_schema_url: StringBuilder::new(),
-            scope_name: StringBuilder::new(),
-            scope_version: StringBuilder::new(),
-            scope_attributes: MapColumn::new(),
-            scope_dropped_attributes_count: Int32Builder::new(),
-            scope_schema_url: StringBuilder::new(),
+            resource_scope: ResourceScopeColumns::new(),
             attributes: MapColumn::new(),
             dropped_attributes_count: Int32Builder::new(),
         }
@@ -145,17 +103,7 @@ impl LogsBuilder {
         self.span_id.append_option(row.span_id);
         self.flags.append_value(i64::from(row.flags));
         self.event_name.append_option(row.event_name);
-        self.service_name.append_value(resource.service_name);
-        self.resource_attributes.append(resource.attributes);
-        self.resource_dropped_attributes_count
-            .append_value(resource.dropped_attributes_count as i32);
-        self.resource_schema_url.append_option(resource.schema_url);
-        self.scope_name.append_option(scope.name);
-        self.scope_version.append_option(scope.version);
-        self.scope_attributes.append(scope.attributes);
-        self.scope_dropped_attributes_count
-            .append_value(scope.dropped_attributes_count as i32);
-        self.scope_schema_url.append_option(scope.schema_url);
+        self.resource_scope.append(resource, scope);
         self.attributes.append(row.attributes);
         self.dropped_attributes_count
             .append_value(row.dropped_attributes_count as i32);
@@ -165,7 +113,7 @@ impl LogsBuilder {
     pub fn finish(&mut self) -> RecordBatch {
         let schema = self.schema.clone();
         let map_type = |column: LogsColumn| schema.field(column as usize).data_type().clone();
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.timestamp.finish().with_timezone(UTC)),
             Arc::new(self.time_unix_nano.finish()),
             Arc::new(self.observed_time_unix_nano.finish()),
@@ -176,20 +124,14 @@ impl LogsBuilder {
             Arc::new(self.span_id.finish()),
             Arc::new(self.flags.finish()),
             Arc::new(self.event_name.finish()),
-            Arc::new(self.service_name.finish()),
-            self.resource_attributes
-                .finish(&map_type(LogsColumn::ResourceAttributes)),
-            Arc::new(self.resource_dropped_attributes_count.finish()),
-            Arc::new(self.resource_schema_url.finish()),
-            Arc::new(self.scope_name.finish()),
-            Arc::new(self.scope_version.finish()),
-            self.scope_attributes
-                .finish(&map_type(LogsColumn::ScopeAttributes)),
-            Arc::new(self.scope_dropped_attributes_count.finish()),
-            Arc::new(self.scope_schema_url.finish()),
-            self.attributes.finish(&map_type(LogsColumn::Attributes)),
-            Arc::new(self.dropped_attributes_count.finish()),
         ];
+        self.resource_scope.finish_into(
+            &mut columns,
+            &map_type(LogsColumn::ResourceAttributes),
+            &map_type(LogsColumn::ScopeAttributes),
+        );
+        columns.push(self.attributes.finish(&map_type(LogsColumn::Attributes)));
+        columns.push(Arc::new(self.dropped_attributes_count.finish()));
         RecordBatch::try_new(schema, columns).expect("columns follow the logs schema")
     }
 }

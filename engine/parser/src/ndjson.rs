@@ -21,7 +21,8 @@ use icegate_schema::UNKNOWN_SERVICE;
 use simd_json::{BorrowedValue as Json, StaticNode};
 
 use crate::anyvalue::{JsonDouble, push_json_string};
-use crate::logs_builder::{Attribute, LogRow, LogsBuilder, ResourceFields, ScopeFields};
+use crate::fields::{Attribute, ResourceFields, ScopeFields};
+use crate::logs_builder::{LogRow, LogsBuilder};
 use crate::timestamp::{epoch_int_to_nanos, epoch_to_nanos, parse_rfc3339};
 
 /// Nesting allowed within one line.

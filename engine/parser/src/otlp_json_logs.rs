@@ -15,9 +15,8 @@ use simd_json::{BorrowedValue as Json, StaticNode};
 
 use crate::anyvalue::{JsonDouble, MAX_DEPTH, push_base64, push_json_string, top_level_double};
 use crate::error::{DecodeError, Result};
-use crate::logs_builder::{
-    Attribute, LogRow, LogsBuilder, ResourceFields, ScopeFields, effective_time,
-};
+use crate::fields::{Attribute, ResourceFields, ScopeFields, effective_time};
+use crate::logs_builder::{LogRow, LogsBuilder};
 
 /// Nesting allowed in a whole request: the OTLP envelope (about 8 levels) plus values.
 const MAX_REQUEST_DEPTH: usize = 2 * MAX_DEPTH + 16;

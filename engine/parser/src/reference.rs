@@ -13,7 +13,8 @@ use prost::Message;
 
 use crate::anyvalue::MAX_DEPTH;
 use crate::error::{DecodeError, Result};
-use crate::logs_builder::{LogRow, LogsBuilder, ResourceFields, ScopeFields, effective_time};
+use crate::fields::{ResourceFields, ScopeFields, effective_time};
+use crate::logs_builder::{LogRow, LogsBuilder};
 
 /// Decodes a logs request with prost and converts it row by row.
 pub fn decode_logs(request: &[u8], received_at_nanos: i64) -> Result<RecordBatch> {
