@@ -33,6 +33,7 @@ mod logs_builder;
 mod map_column;
 mod ndjson;
 mod otlp_common;
+mod otlp_json;
 mod otlp_json_logs;
 mod otlp_logs;
 pub mod reference;

@@ -7,6 +7,7 @@ use crate::anyvalue::{hex, render_key_value};
 use crate::error::Result;
 use crate::fields::{ResourceFields, ScopeFields};
 use crate::wire::{LEN, Reader, VARINT};
+use icegate_schema::UNKNOWN_SERVICE;
 
 pub(crate) fn decode_resource<'a>(
     arena: &'a Bump,
@@ -108,4 +109,128 @@ pub(crate) fn id<'a>(
 
 pub(crate) fn non_empty(text: &str) -> Option<&str> {
     (!text.is_empty()).then_some(text)
+}
+
+/// The names of one signal's envelope messages and fields (for error messages). Logs,
+/// traces and metrics nest identically: request field 1 holds `Resource*` messages, which
+/// hold the resource (1), `Scope*` messages (2) and a schema URL (3); each `Scope*` holds the
+/// scope (1), the items (2) and a schema URL (3).
+pub(crate) struct Envelope {
+    pub request: &'static str,
+    pub request_items: &'static str,
+    pub resource_message: &'static str,
+    pub resource: &'static str,
+    pub resource_items: &'static str,
+    pub resource_schema_url: &'static str,
+    pub scope_message: &'static str,
+    pub scope: &'static str,
+    pub scope_items: &'static str,
+    pub scope_schema_url: &'static str,
+}
+
+pub(crate) const LOGS: Envelope = Envelope {
+    request: "ExportLogsServiceRequest",
+    request_items: "ExportLogsServiceRequest.resource_logs",
+    resource_message: "ResourceLogs",
+    resource: "ResourceLogs.resource",
+    resource_items: "ResourceLogs.scope_logs",
+    resource_schema_url: "ResourceLogs.schema_url",
+    scope_message: "ScopeLogs",
+    scope: "ScopeLogs.scope",
+    scope_items: "ScopeLogs.log_records",
+    scope_schema_url: "ScopeLogs.schema_url",
+};
+
+/// Walks a request's envelope and calls `visit` with the resource, the scope and the bytes
+/// (and offset) of every item (log record, span, metric), in order.
+pub(crate) fn walk_envelope<'a>(
+    arena: &'a Bump,
+    request: &'a [u8],
+    names: &Envelope,
+    visit: &mut dyn FnMut(&ResourceFields<'a>, &ScopeFields<'a>, &'a [u8], usize) -> Result<()>,
+) -> Result<()> {
+    let mut reader = Reader::new(request, 0);
+    while let Some((field, wire_type)) = reader.next_key(names.request)? {
+        if field != 1 {
+            reader.skip(wire_type, names.request)?;
+            continue;
+        }
+        reader.expect(wire_type, LEN, names.request_items)?;
+        let (bytes, offset) = reader.bytes(names.request_items)?;
+        walk_resource(arena, bytes, offset, names, visit)?;
+    }
+    Ok(())
+}
+
+fn walk_resource<'a>(
+    arena: &'a Bump,
+    buf: &'a [u8],
+    base: usize,
+    names: &Envelope,
+    visit: &mut dyn FnMut(&ResourceFields<'a>, &ScopeFields<'a>, &'a [u8], usize) -> Result<()>,
+) -> Result<()> {
+    // Fields may come in any order: find the resource before visiting the scopes under it.
+    let mut reader = Reader::new(buf, base);
+    let mut resource = ResourceFields {
+        service_name: UNKNOWN_SERVICE,
+        ..ResourceFields::default()
+    };
+    let mut scopes = BumpVec::new_in(arena);
+    while let Some((field, wire_type)) = reader.next_key(names.resource_message)? {
+        match field {
+            1 => {
+                reader.expect(wire_type, LEN, names.resource)?;
+                let (bytes, offset) = reader.bytes(names.resource)?;
+                decode_resource(arena, bytes, offset, &mut resource)?;
+            }
+            2 => {
+                reader.expect(wire_type, LEN, names.resource_items)?;
+                scopes.push(reader.bytes(names.resource_items)?);
+            }
+            3 => {
+                reader.expect(wire_type, LEN, names.resource_schema_url)?;
+                resource.schema_url = non_empty(reader.str(names.resource_schema_url)?);
+            }
+            _ => reader.skip(wire_type, names.resource_message)?,
+        }
+    }
+    for (bytes, offset) in scopes {
+        walk_scope(arena, bytes, offset, names, &resource, visit)?;
+    }
+    Ok(())
+}
+
+fn walk_scope<'a>(
+    arena: &'a Bump,
+    buf: &'a [u8],
+    base: usize,
+    names: &Envelope,
+    resource: &ResourceFields<'a>,
+    visit: &mut dyn FnMut(&ResourceFields<'a>, &ScopeFields<'a>, &'a [u8], usize) -> Result<()>,
+) -> Result<()> {
+    let mut reader = Reader::new(buf, base);
+    let mut scope = ScopeFields::default();
+    let mut items = BumpVec::new_in(arena);
+    while let Some((field, wire_type)) = reader.next_key(names.scope_message)? {
+        match field {
+            1 => {
+                reader.expect(wire_type, LEN, names.scope)?;
+                let (bytes, offset) = reader.bytes(names.scope)?;
+                decode_scope(arena, bytes, offset, &mut scope)?;
+            }
+            2 => {
+                reader.expect(wire_type, LEN, names.scope_items)?;
+                items.push(reader.bytes(names.scope_items)?);
+            }
+            3 => {
+                reader.expect(wire_type, LEN, names.scope_schema_url)?;
+                scope.schema_url = non_empty(reader.str(names.scope_schema_url)?);
+            }
+            _ => reader.skip(wire_type, names.scope_message)?,
+        }
+    }
+    for (bytes, offset) in items {
+        visit(resource, &scope, bytes, offset)?;
+    }
+    Ok(())
 }

@@ -5,13 +5,12 @@
 use arrow::array::RecordBatch;
 use bumpalo::Bump;
 use bumpalo::collections::Vec as BumpVec;
-use icegate_schema::UNKNOWN_SERVICE;
 
 use crate::anyvalue::{render, render_key_value};
 use crate::error::Result;
-use crate::fields::{Attribute, ResourceFields, ScopeFields, effective_time};
+use crate::fields::{Attribute, effective_time};
 use crate::logs_builder::{LogRow, LogsBuilder};
-use crate::otlp_common::{decode_resource, decode_scope, id, nanos, non_empty};
+use crate::otlp_common::{LOGS, id, nanos, non_empty, walk_envelope};
 use crate::wire::{FIXED32, FIXED64, LEN, Reader, VARINT};
 
 /// Decodes OTLP logs requests; keep one per thread and reuse it (its arena and builders keep
@@ -43,100 +42,25 @@ fn decode_request(
     received: i64,
     out: &mut LogsBuilder,
 ) -> Result<()> {
-    let mut reader = Reader::new(request, 0);
-    while let Some((field, wire_type)) = reader.next_key("ExportLogsServiceRequest")? {
-        if field == 1 {
-            reader.expect(wire_type, LEN, "ExportLogsServiceRequest.resource_logs")?;
-            let (bytes, offset) = reader.bytes("ExportLogsServiceRequest.resource_logs")?;
-            decode_resource_logs(arena, bytes, offset, received, out)?;
-        } else {
-            reader.skip(wire_type, "ExportLogsServiceRequest")?;
-        }
-    }
-    Ok(())
-}
-
-fn decode_resource_logs<'a>(
-    arena: &'a Bump,
-    buf: &'a [u8],
-    base: usize,
-    received: i64,
-    out: &mut LogsBuilder,
-) -> Result<()> {
-    // Fields may come in any order: find the resource before decoding the scopes under it.
-    let mut reader = Reader::new(buf, base);
-    let mut resource = ResourceFields {
-        service_name: UNKNOWN_SERVICE,
-        ..ResourceFields::default()
-    };
-    let mut scopes = BumpVec::new_in(arena);
-    while let Some((field, wire_type)) = reader.next_key("ResourceLogs")? {
-        match field {
-            1 => {
-                reader.expect(wire_type, LEN, "ResourceLogs.resource")?;
-                let (bytes, offset) = reader.bytes("ResourceLogs.resource")?;
-                decode_resource(arena, bytes, offset, &mut resource)?;
-            }
-            2 => {
-                reader.expect(wire_type, LEN, "ResourceLogs.scope_logs")?;
-                scopes.push(reader.bytes("ResourceLogs.scope_logs")?);
-            }
-            3 => {
-                reader.expect(wire_type, LEN, "ResourceLogs.schema_url")?;
-                resource.schema_url = non_empty(reader.str("ResourceLogs.schema_url")?);
-            }
-            _ => reader.skip(wire_type, "ResourceLogs")?,
-        }
-    }
-    for (bytes, offset) in scopes {
-        decode_scope_logs(arena, bytes, offset, received, &resource, out)?;
-    }
-    Ok(())
-}
-
-fn decode_scope_logs<'a>(
-    arena: &'a Bump,
-    buf: &'a [u8],
-    base: usize,
-    received: i64,
-    resource: &ResourceFields<'a>,
-    out: &mut LogsBuilder,
-) -> Result<()> {
-    let mut reader = Reader::new(buf, base);
-    let mut scope = ScopeFields::default();
-    let mut records = BumpVec::new_in(arena);
-    while let Some((field, wire_type)) = reader.next_key("ScopeLogs")? {
-        match field {
-            1 => {
-                reader.expect(wire_type, LEN, "ScopeLogs.scope")?;
-                let (bytes, offset) = reader.bytes("ScopeLogs.scope")?;
-                decode_scope(arena, bytes, offset, &mut scope)?;
-            }
-            2 => {
-                reader.expect(wire_type, LEN, "ScopeLogs.log_records")?;
-                records.push(reader.bytes("ScopeLogs.log_records")?);
-            }
-            3 => {
-                reader.expect(wire_type, LEN, "ScopeLogs.schema_url")?;
-                scope.schema_url = non_empty(reader.str("ScopeLogs.schema_url")?);
-            }
-            _ => reader.skip(wire_type, "ScopeLogs")?,
-        }
-    }
     let mut attributes = BumpVec::new_in(arena);
-    for (bytes, offset) in records {
-        attributes.clear();
-        let row = decode_log_record(arena, bytes, offset, received, &mut attributes)?;
-        out.append(
-            resource,
-            &scope,
-            &LogRow {
-                attributes: &attributes,
-                ..row
-            },
-        );
-    }
-    Ok(())
+    walk_envelope(
+        arena,
+        request,
+        &LOGS,
+        &mut |resource, scope, bytes, offset| {
+            attributes.clear();
+            let row = decode_log_record(arena, bytes, offset, received, &mut attributes)?;
+            out.append(
+                resource,
+                scope,
+                &LogRow {
+                    attributes: &attributes,
+                    ..row
+                },
+            );
+            Ok(())
+        },
+    )
 }
 
 fn decode_log_record<'a>(
