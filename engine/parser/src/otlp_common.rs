@@ -141,13 +141,17 @@ pub(crate) const LOGS: Envelope = Envelope {
     scope_schema_url: "ScopeLogs.schema_url",
 };
 
+/// Called for every item with its resource, scope, bytes and absolute offset.
+pub(crate) type ItemVisitor<'a, 'f> =
+    dyn FnMut(&ResourceFields<'a>, &ScopeFields<'a>, &'a [u8], usize) -> Result<()> + 'f;
+
 /// Walks a request's envelope and calls `visit` with the resource, the scope and the bytes
 /// (and offset) of every item (log record, span, metric), in order.
 pub(crate) fn walk_envelope<'a>(
     arena: &'a Bump,
     request: &'a [u8],
     names: &Envelope,
-    visit: &mut dyn FnMut(&ResourceFields<'a>, &ScopeFields<'a>, &'a [u8], usize) -> Result<()>,
+    visit: &mut ItemVisitor<'a, '_>,
 ) -> Result<()> {
     let mut reader = Reader::new(request, 0);
     while let Some((field, wire_type)) = reader.next_key(names.request)? {
@@ -167,7 +171,7 @@ fn walk_resource<'a>(
     buf: &'a [u8],
     base: usize,
     names: &Envelope,
-    visit: &mut dyn FnMut(&ResourceFields<'a>, &ScopeFields<'a>, &'a [u8], usize) -> Result<()>,
+    visit: &mut ItemVisitor<'a, '_>,
 ) -> Result<()> {
     // Fields may come in any order: find the resource before visiting the scopes under it.
     let mut reader = Reader::new(buf, base);
@@ -206,7 +210,7 @@ fn walk_scope<'a>(
     base: usize,
     names: &Envelope,
     resource: &ResourceFields<'a>,
-    visit: &mut dyn FnMut(&ResourceFields<'a>, &ScopeFields<'a>, &'a [u8], usize) -> Result<()>,
+    visit: &mut ItemVisitor<'a, '_>,
 ) -> Result<()> {
     let mut reader = Reader::new(buf, base);
     let mut scope = ScopeFields::default();

@@ -368,13 +368,17 @@ pub(crate) const LOGS: JsonEnvelope = JsonEnvelope {
     items: ("logRecords", "log_records"),
 };
 
+/// Called for every item with its resource and scope.
+pub(crate) type JsonItemVisitor<'a, 'f> =
+    dyn FnMut(&ResourceFields<'a>, &ScopeFields<'a>, &'a Json<'a>) -> Result<()> + 'f;
+
 /// Walks a request's envelope and calls `visit` with the resource, the scope and every item;
 /// errors carry the JSON path of the element they concern.
 pub(crate) fn walk_envelope<'a>(
     arena: &'a Bump,
     root: &'a Json<'a>,
     names: &JsonEnvelope,
-    visit: &mut dyn FnMut(&ResourceFields<'a>, &ScopeFields<'a>, &'a Json<'a>) -> Result<()>,
+    visit: &mut JsonItemVisitor<'a, '_>,
 ) -> Result<()> {
     object(root, "$")?;
     let (resources_key, resources_snake) = names.resource_items;
@@ -392,7 +396,7 @@ fn walk_resource<'a>(
     arena: &'a Bump,
     value: &'a Json<'a>,
     names: &JsonEnvelope,
-    visit: &mut dyn FnMut(&ResourceFields<'a>, &ScopeFields<'a>, &'a Json<'a>) -> Result<()>,
+    visit: &mut JsonItemVisitor<'a, '_>,
 ) -> Result<()> {
     object(value, names.resource_items.0)?;
     let mut resource = ResourceFields {
@@ -433,7 +437,7 @@ fn walk_scope<'a>(
     value: &'a Json<'a>,
     names: &JsonEnvelope,
     resource: &ResourceFields<'a>,
-    visit: &mut dyn FnMut(&ResourceFields<'a>, &ScopeFields<'a>, &'a Json<'a>) -> Result<()>,
+    visit: &mut JsonItemVisitor<'a, '_>,
 ) -> Result<()> {
     object(value, names.scope_items.0)?;
     let mut scope = ScopeFields {
