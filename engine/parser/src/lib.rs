@@ -5,8 +5,11 @@
 //! - [`OtlpLogsDecoder`]: OTLP `ExportLogsServiceRequest` protobuf → `logs`, decoding the wire
 //!   format directly (no prost structs); strings are borrowed from the request and per-request
 //!   scratch lives in a bumpalo arena that is reset between requests.
+//! - [`OtlpTracesDecoder`]: OTLP `ExportTraceServiceRequest` protobuf → `traces` (one row per
+//!   span, events and links nested), the same way.
 //! - [`OtlpJsonLogsDecoder`]: OTLP/JSON → `logs` with simd-json (camelCase or snake_case
 //!   keys, hex ids, 64-bit integers as numbers or strings, enums as numbers or names).
+//! - [`OtlpJsonTracesDecoder`]: OTLP/JSON → `traces`, the same way.
 //! - [`NdjsonDecoder`]: newline-delimited JSON log lines → `logs` (well-known keys for time,
 //!   level, message, service and ids; everything else flattened into attributes; a line that
 //!   is not JSON is kept as the body, never dropped).
@@ -35,9 +38,12 @@ mod ndjson;
 mod otlp_common;
 mod otlp_json;
 mod otlp_json_logs;
+mod otlp_json_traces;
 mod otlp_logs;
+mod otlp_traces;
 pub mod reference;
 mod timestamp;
+mod traces_builder;
 mod wire;
 
 pub use anyvalue::MAX_DEPTH;
@@ -46,5 +52,8 @@ pub use fields::{Attribute, ResourceFields, ScopeFields, effective_time};
 pub use logs_builder::{LogRow, LogsBuilder};
 pub use ndjson::{NdjsonContext, NdjsonDecoder};
 pub use otlp_json_logs::OtlpJsonLogsDecoder;
+pub use otlp_json_traces::OtlpJsonTracesDecoder;
 pub use otlp_logs::OtlpLogsDecoder;
+pub use otlp_traces::OtlpTracesDecoder;
 pub use timestamp::{epoch_int_to_nanos, epoch_to_nanos, parse_rfc3339};
+pub use traces_builder::{EventRow, LinkRow, SpanRow, TracesBuilder, duration};

@@ -145,6 +145,19 @@ pub(crate) const LOGS: Envelope = Envelope {
 pub(crate) type ItemVisitor<'a, 'f> =
     dyn FnMut(&ResourceFields<'a>, &ScopeFields<'a>, &'a [u8], usize) -> Result<()> + 'f;
 
+pub(crate) const TRACES: Envelope = Envelope {
+    request: "ExportTraceServiceRequest",
+    request_items: "ExportTraceServiceRequest.resource_spans",
+    resource_message: "ResourceSpans",
+    resource: "ResourceSpans.resource",
+    resource_items: "ResourceSpans.scope_spans",
+    resource_schema_url: "ResourceSpans.schema_url",
+    scope_message: "ScopeSpans",
+    scope: "ScopeSpans.scope",
+    scope_items: "ScopeSpans.spans",
+    scope_schema_url: "ScopeSpans.schema_url",
+};
+
 /// Walks a request's envelope and calls `visit` with the resource, the scope and the bytes
 /// (and offset) of every item (log record, span, metric), in order.
 pub(crate) fn walk_envelope<'a>(

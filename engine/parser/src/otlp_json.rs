@@ -362,6 +362,12 @@ pub(crate) struct JsonEnvelope {
     pub items: (&'static str, &'static str),
 }
 
+pub(crate) const TRACES: JsonEnvelope = JsonEnvelope {
+    resource_items: ("resourceSpans", "resource_spans"),
+    scope_items: ("scopeSpans", "scope_spans"),
+    items: ("spans", "spans"),
+};
+
 pub(crate) const LOGS: JsonEnvelope = JsonEnvelope {
     resource_items: ("resourceLogs", "resource_logs"),
     scope_items: ("scopeLogs", "scope_logs"),
@@ -467,4 +473,61 @@ fn walk_scope<'a>(
         visit(resource, &scope, item).map_err(within(|| format!("{items_key}[{i}]")))?;
     }
     Ok(())
+}
+
+/// Nesting allowed in a whole OTLP/JSON request: the envelope (about 10 levels) plus values.
+pub(crate) const MAX_REQUEST_DEPTH: usize = 2 * MAX_DEPTH + 16;
+
+/// simd-json parses in place; this owns the copy of the request and the parser's scratch.
+pub(crate) struct JsonParser {
+    scratch: Vec<u8>,
+    /// simd-json's buffers carry the nesting limit: a `[[[[…` bomb stops in the parser's
+    /// own iterative stage, before any tree is built.
+    buffers: simd_json::Buffers,
+}
+
+impl Default for JsonParser {
+    fn default() -> Self {
+        Self {
+            scratch: Vec::new(),
+            buffers: simd_json::Buffers::with_max_depth(0, MAX_REQUEST_DEPTH),
+        }
+    }
+}
+
+impl JsonParser {
+    pub fn parse(&mut self, request: &[u8]) -> Result<Json<'_>> {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(request);
+        simd_json::to_borrowed_value_with_buffers(&mut self.scratch, &mut self.buffers).map_err(
+            |err| match err.error() {
+                simd_json::ErrorType::DepthLimitExceeded => json_error(
+                    format!("byte {}", err.index()),
+                    format!("nested deeper than {MAX_REQUEST_DEPTH} levels"),
+                ),
+                _ => json_error("$".into(), err.to_string()),
+            },
+        )
+    }
+}
+
+/// An enum given as its number or its name (`names[n]` is the name of `n`).
+pub(crate) fn enum_value(
+    parent: &Json<'_>,
+    camel: &str,
+    snake: &str,
+    names: &[&str],
+) -> Result<i32> {
+    match member(parent, camel, snake) {
+        None => Ok(0),
+        Some(Json::String(name)) if name.chars().next().is_some_and(|c| c.is_ascii_uppercase()) => {
+            names
+                .iter()
+                .position(|candidate| candidate == name)
+                .map(|n| n as i32)
+                .ok_or_else(|| json_error(camel.into(), format!("unknown value {name:?}")))
+        }
+        Some(number) => i32::try_from(signed(number, camel)?)
+            .map_err(|_| json_error(camel.into(), "out of the int32 range")),
+    }
 }

@@ -9,38 +9,20 @@ use arrow::array::RecordBatch;
 use bumpalo::Bump;
 use simd_json::BorrowedValue as Json;
 
-use crate::anyvalue::MAX_DEPTH;
 use crate::error::Result;
 use crate::fields::effective_time;
 use crate::logs_builder::{LogRow, LogsBuilder};
 use crate::otlp_json::{
-    LOGS, attributes, hex_id, json_error, member, nanos, object, render, signed, string, unsigned,
-    walk_envelope, within,
+    JsonParser, LOGS, attributes, hex_id, json_error, member, nanos, object, render, signed,
+    string, unsigned, walk_envelope, within,
 };
 
-/// Nesting allowed in a whole request: the OTLP envelope (about 8 levels) plus values.
-const MAX_REQUEST_DEPTH: usize = 2 * MAX_DEPTH + 16;
-
 /// Decodes OTLP/JSON logs requests; keep one per thread and reuse it.
+#[derive(Default)]
 pub struct OtlpJsonLogsDecoder {
     arena: Bump,
     builder: LogsBuilder,
-    /// simd-json parses in place, so the request is copied here first.
-    scratch: Vec<u8>,
-    /// simd-json's scratch, with its nesting limit: a `[[[[…` bomb stops at the limit in
-    /// the parser's own (iterative) stage, before any tree is built.
-    buffers: simd_json::Buffers,
-}
-
-impl Default for OtlpJsonLogsDecoder {
-    fn default() -> Self {
-        Self {
-            arena: Bump::new(),
-            builder: LogsBuilder::new(),
-            scratch: Vec::new(),
-            buffers: simd_json::Buffers::with_max_depth(0, MAX_REQUEST_DEPTH),
-        }
-    }
+    parser: JsonParser,
 }
 
 impl OtlpJsonLogsDecoder {
@@ -51,20 +33,9 @@ impl OtlpJsonLogsDecoder {
     /// Decodes one request; on error nothing from it is kept.
     pub fn decode(&mut self, request: &[u8], received_at_nanos: i64) -> Result<RecordBatch> {
         self.arena.reset();
-        self.scratch.clear();
-        self.scratch.extend_from_slice(request);
-        let outcome =
-            simd_json::to_borrowed_value_with_buffers(&mut self.scratch, &mut self.buffers)
-                .map_err(|err| match err.error() {
-                    simd_json::ErrorType::DepthLimitExceeded => json_error(
-                        format!("byte {}", err.index()),
-                        format!("nested deeper than {MAX_REQUEST_DEPTH} levels"),
-                    ),
-                    _ => json_error("$".into(), err.to_string()),
-                })
-                .and_then(|root| {
-                    decode_request(&self.arena, &root, received_at_nanos, &mut self.builder)
-                });
+        let outcome = self.parser.parse(request).and_then(|root| {
+            decode_request(&self.arena, &root, received_at_nanos, &mut self.builder)
+        });
         let batch = self.builder.finish();
         outcome.map(|()| batch)
     }

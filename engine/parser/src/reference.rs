@@ -7,6 +7,7 @@ use arrow::array::RecordBatch;
 use base64::Engine as _;
 use icegate_schema::UNKNOWN_SERVICE;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use prost::Message;
@@ -15,6 +16,7 @@ use crate::anyvalue::MAX_DEPTH;
 use crate::error::{DecodeError, Result};
 use crate::fields::{ResourceFields, ScopeFields, effective_time};
 use crate::logs_builder::{LogRow, LogsBuilder};
+use crate::traces_builder::{EventRow, LinkRow, SpanRow, TracesBuilder};
 
 /// Decodes a logs request with prost and converts it row by row.
 pub fn decode_logs(request: &[u8], received_at_nanos: i64) -> Result<RecordBatch> {
@@ -36,12 +38,7 @@ pub fn convert_logs(
     for resource_logs in &request.resource_logs {
         let resource = resource_logs.resource.clone().unwrap_or_default();
         let resource_attributes = attributes(&resource.attributes)?;
-        let service_name = resource_attributes
-            .iter()
-            .rev()
-            .find(|(key, value)| key == "service.name" && value.is_some())
-            .and_then(|(_, value)| value.clone())
-            .unwrap_or_else(|| UNKNOWN_SERVICE.to_string());
+        let service_name = service_name(&resource_attributes);
         let resource_pairs = borrow_pairs(&resource_attributes);
         let resource_fields = ResourceFields {
             service_name: &service_name,
@@ -94,6 +91,135 @@ pub fn convert_logs(
         }
     }
     Ok(builder.finish())
+}
+
+/// Decodes a traces request with prost and converts it row by row.
+pub fn decode_traces(request: &[u8], received_at_nanos: i64) -> Result<RecordBatch> {
+    let request =
+        ExportTraceServiceRequest::decode(request).map_err(|err| DecodeError::Protobuf {
+            offset: 0,
+            field: "ExportTraceServiceRequest",
+            problem: err.to_string(),
+        })?;
+    convert_traces(&request, received_at_nanos)
+}
+
+/// Converts decoded trace messages into a `traces` batch.
+pub fn convert_traces(
+    request: &ExportTraceServiceRequest,
+    received_at_nanos: i64,
+) -> Result<RecordBatch> {
+    let mut builder = TracesBuilder::new();
+    for resource_spans in &request.resource_spans {
+        let resource = resource_spans.resource.clone().unwrap_or_default();
+        let resource_attributes = attributes(&resource.attributes)?;
+        let service_name = service_name(&resource_attributes);
+        let resource_pairs = borrow_pairs(&resource_attributes);
+        let resource_fields = ResourceFields {
+            service_name: &service_name,
+            attributes: &resource_pairs,
+            dropped_attributes_count: resource.dropped_attributes_count,
+            schema_url: non_empty(&resource_spans.schema_url),
+        };
+        for scope_spans in &resource_spans.scope_spans {
+            let scope = scope_spans.scope.clone().unwrap_or_default();
+            let scope_attributes = attributes(&scope.attributes)?;
+            let scope_pairs = borrow_pairs(&scope_attributes);
+            let scope_fields = ScopeFields {
+                name: non_empty(&scope.name),
+                version: non_empty(&scope.version),
+                attributes: &scope_pairs,
+                dropped_attributes_count: scope.dropped_attributes_count,
+                schema_url: non_empty(&scope_spans.schema_url),
+            };
+            for span in &scope_spans.spans {
+                let span_attributes = attributes(&span.attributes)?;
+                let span_pairs = borrow_pairs(&span_attributes);
+                let mut event_texts = Vec::new();
+                for event in &span.events {
+                    event_texts.push((
+                        nanos(event.time_unix_nano, "Span.Event.time_unix_nano")?,
+                        attributes(&event.attributes)?,
+                    ));
+                }
+                let event_pairs: Vec<_> =
+                    event_texts.iter().map(|(_, a)| borrow_pairs(a)).collect();
+                let events: Vec<EventRow<'_>> = span
+                    .events
+                    .iter()
+                    .zip(&event_texts)
+                    .zip(&event_pairs)
+                    .map(|((event, (time, _)), pairs)| EventRow {
+                        time_unix_nano: *time,
+                        name: non_empty(&event.name),
+                        attributes: pairs,
+                        dropped_attributes_count: event.dropped_attributes_count,
+                    })
+                    .collect();
+                let mut link_texts = Vec::new();
+                for link in &span.links {
+                    link_texts.push((
+                        id(&link.trace_id, 16, "Span.Link.trace_id")?,
+                        id(&link.span_id, 8, "Span.Link.span_id")?,
+                        attributes(&link.attributes)?,
+                    ));
+                }
+                let link_pairs: Vec<_> =
+                    link_texts.iter().map(|(_, _, a)| borrow_pairs(a)).collect();
+                let links: Vec<LinkRow<'_>> = span
+                    .links
+                    .iter()
+                    .zip(&link_texts)
+                    .zip(&link_pairs)
+                    .map(|((link, (trace_id, span_id, _)), pairs)| LinkRow {
+                        trace_id: trace_id.as_deref(),
+                        span_id: span_id.as_deref(),
+                        trace_state: non_empty(&link.trace_state),
+                        attributes: pairs,
+                        dropped_attributes_count: link.dropped_attributes_count,
+                        flags: link.flags,
+                    })
+                    .collect();
+                let trace_id = id(&span.trace_id, 16, "Span.trace_id")?;
+                let span_id = id(&span.span_id, 8, "Span.span_id")?;
+                let parent_span_id = id(&span.parent_span_id, 8, "Span.parent_span_id")?;
+                let start = nanos(span.start_time_unix_nano, "Span.start_time_unix_nano")?;
+                let end = nanos(span.end_time_unix_nano, "Span.end_time_unix_nano")?;
+                let status = span.status.clone().unwrap_or_default();
+                let row = SpanRow {
+                    timestamp_nanos: start.unwrap_or(received_at_nanos),
+                    start_time_unix_nano: start,
+                    end_time_unix_nano: end,
+                    trace_id: trace_id.as_deref(),
+                    span_id: span_id.as_deref(),
+                    parent_span_id: parent_span_id.as_deref(),
+                    trace_state: non_empty(&span.trace_state),
+                    name: non_empty(&span.name),
+                    kind: span.kind,
+                    status_code: status.code,
+                    status_message: non_empty(&status.message),
+                    flags: span.flags,
+                    attributes: &span_pairs,
+                    dropped_attributes_count: span.dropped_attributes_count,
+                    events: &events,
+                    dropped_events_count: span.dropped_events_count,
+                    links: &links,
+                    dropped_links_count: span.dropped_links_count,
+                };
+                builder.append(&resource_fields, &scope_fields, &row);
+            }
+        }
+    }
+    Ok(builder.finish())
+}
+
+fn service_name(resource_attributes: &[(String, Option<String>)]) -> String {
+    resource_attributes
+        .iter()
+        .rev()
+        .find(|(key, value)| key == "service.name" && value.is_some())
+        .and_then(|(_, value)| value.clone())
+        .unwrap_or_else(|| UNKNOWN_SERVICE.to_string())
 }
 
 fn attributes(pairs: &[KeyValue]) -> Result<Vec<(String, Option<String>)>> {

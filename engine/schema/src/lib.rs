@@ -46,13 +46,38 @@
 //! Default partition spec `day(timestamp), identity(service_name)`; sort order
 //! `service_name, timestamp` (see [`TableLayout`]).
 //!
-//! The `traces` and `metrics` tables are defined with their decoders.
+//! # `traces` — one row per OTLP span
+//!
+//! | id | column | type | from |
+//! |---|---|---|---|
+//! | 1 | `timestamp` | timestamptz, required | start time; when 0, the time IceGate received it |
+//! | 2, 3 | `start_time_unix_nano`, `end_time_unix_nano` | long | as sent (null when absent) |
+//! | 4 | `duration_nanos` | long | end − start when both are present and end ≥ start |
+//! | 5, 6, 7 | `trace_id`, `span_id`, `parent_span_id` | string | lowercase hex (null when absent) |
+//! | 8 | `trace_state` | string | W3C tracestate |
+//! | 9 | `name` | string | |
+//! | 10 | `kind` | int | OTLP SpanKind: 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer |
+//! | 11, 12 | `status_code`, `status_message` | int, string | 0 unset, 1 ok, 2 error |
+//! | 13 | `flags` | long | W3C trace flags as sent (0 when absent) |
+//! | 14–22 | `service_name` … `scope_schema_url` | | as in `logs` (map ids 201–204) |
+//! | 23, 24 | `attributes`, `dropped_attributes_count` | map (205, 206), int | the span's |
+//! | 25 | `events` | list (element 207) of struct<`time_unix_nano` long 208, `name` string 209, `attributes` map 210 (211, 212), `dropped_attributes_count` int 213> | |
+//! | 26 | `dropped_events_count` | int | |
+//! | 27 | `links` | list (element 214) of struct<`trace_id` 215, `span_id` 216, `trace_state` 217, `attributes` map 218 (219, 220), `dropped_attributes_count` 221, `flags` long 222> | |
+//! | 28 | `dropped_links_count` | int | |
+//!
+//! Default partition spec `day(timestamp), identity(service_name)`; sort order
+//! `service_name, timestamp`.
+//!
+//! The `metrics` table is defined with its decoder.
 
 mod layout;
 mod logs;
+mod traces;
 
 pub use layout::{PartitionTransform, SortField, TableLayout};
 pub use logs::{LOGS_TABLE, LogsColumn, logs_schema};
+pub use traces::{TRACES_TABLE, traces_schema};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -90,6 +115,17 @@ pub fn string_map(key_id: i32, value_id: i32) -> DataType {
         Arc::new(Field::new("key_value", DataType::Struct(entries), false)),
         false,
     )
+}
+
+/// `list<struct<…>>` whose element field has id `element_id` (named `element`, required,
+/// as Iceberg's Arrow conversion names it).
+pub fn list_of(element_id: i32, fields: Fields) -> DataType {
+    DataType::List(Arc::new(field(
+        "element",
+        DataType::Struct(fields),
+        false,
+        element_id,
+    )))
 }
 
 /// The `key_value` entries field of a map column (needed to assemble a `MapArray`).
@@ -136,6 +172,17 @@ mod tests {
         let unique: HashSet<_> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len(), "duplicate field ids: {ids:?}");
         assert_eq!(ids.len(), 21 + 6);
+    }
+
+    #[test]
+    fn every_traces_field_has_a_unique_id() {
+        let mut ids = Vec::new();
+        for field in traces_schema().fields() {
+            collect_ids(field, &mut ids);
+        }
+        let unique: HashSet<_> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "duplicate field ids: {ids:?}");
+        TableLayout::default().validate(&traces_schema()).unwrap();
     }
 
     #[test]

@@ -207,3 +207,130 @@ pub fn logs_request(finite_only: bool) -> impl Strategy<Value = ExportLogsServic
     proptest::collection::vec(resource_logs, 0..3)
         .prop_map(|resource_logs| ExportLogsServiceRequest { resource_logs })
 }
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+
+fn event(finite_only: bool) -> impl Strategy<Value = Event> {
+    (nanos(), text(), attributes(finite_only), any::<u32>()).prop_map(
+        |(time_unix_nano, name, attributes, dropped)| Event {
+            time_unix_nano,
+            name,
+            attributes,
+            dropped_attributes_count: dropped,
+        },
+    )
+}
+
+fn link(finite_only: bool) -> impl Strategy<Value = Link> {
+    (
+        id(16),
+        id(8),
+        text(),
+        attributes(finite_only),
+        any::<u32>(),
+        any::<u32>(),
+    )
+        .prop_map(
+            |(trace_id, span_id, trace_state, attributes, dropped, flags)| Link {
+                trace_id,
+                span_id,
+                trace_state,
+                attributes,
+                dropped_attributes_count: dropped,
+                flags,
+            },
+        )
+}
+
+fn span(finite_only: bool) -> impl Strategy<Value = Span> {
+    (
+        (
+            id(16),
+            id(8),
+            text(),
+            id(8),
+            any::<u32>(),
+            text(),
+            0i32..6,
+            nanos(),
+            nanos(),
+        ),
+        (
+            attributes(finite_only),
+            any::<u32>(),
+            proptest::collection::vec(event(finite_only), 0..3),
+            any::<u32>(),
+        ),
+        (
+            proptest::collection::vec(link(finite_only), 0..3),
+            any::<u32>(),
+            proptest::option::of((text(), 0i32..3)),
+        ),
+    )
+        .prop_map(
+            |(
+                (trace_id, span_id, trace_state, parent_span_id, flags, name, kind, start, end),
+                (attributes, dropped_attributes_count, events, dropped_events_count),
+                (links, dropped_links_count, status),
+            )| Span {
+                trace_id,
+                span_id,
+                trace_state,
+                parent_span_id,
+                flags,
+                name,
+                kind,
+                start_time_unix_nano: start,
+                end_time_unix_nano: end,
+                attributes,
+                dropped_attributes_count,
+                events,
+                dropped_events_count,
+                links,
+                dropped_links_count,
+                status: status.map(|(message, code)| Status { message, code }),
+            },
+        )
+}
+
+/// A random traces request; `finite_only` keeps doubles JSON-encodable.
+pub fn traces_request(finite_only: bool) -> impl Strategy<Value = ExportTraceServiceRequest> {
+    let scope = (text(), text(), attributes(finite_only), any::<u32>()).prop_map(
+        |(name, version, attributes, dropped)| InstrumentationScope {
+            name,
+            version,
+            attributes,
+            dropped_attributes_count: dropped,
+        },
+    );
+    let scope_spans = (
+        proptest::option::of(scope),
+        proptest::collection::vec(span(finite_only), 0..4),
+        text(),
+    )
+        .prop_map(|(scope, spans, schema_url)| ScopeSpans {
+            scope,
+            spans,
+            schema_url,
+        });
+    let resource =
+        (attributes(finite_only), any::<u32>()).prop_map(|(attributes, dropped)| Resource {
+            attributes,
+            dropped_attributes_count: dropped,
+            ..Resource::default()
+        });
+    let resource_spans = (
+        proptest::option::of(resource),
+        proptest::collection::vec(scope_spans, 0..3),
+        text(),
+    )
+        .prop_map(|(resource, scope_spans, schema_url)| ResourceSpans {
+            resource,
+            scope_spans,
+            schema_url,
+        });
+    proptest::collection::vec(resource_spans, 0..3)
+        .prop_map(|resource_spans| ExportTraceServiceRequest { resource_spans })
+}

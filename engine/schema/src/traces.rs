@@ -1,0 +1,63 @@
+//! The `traces` table: one row per span (documented in the crate root).
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::datatypes::{DataType, Fields, Schema, SchemaRef};
+
+use crate::{field, list_of, string_map, timestamptz};
+
+/// Default table name.
+pub const TRACES_TABLE: &str = "traces";
+
+static TRACES_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    use DataType::{Int32, Int64, Utf8};
+    let event = Fields::from(vec![
+        field("time_unix_nano", Int64, true, 208),
+        field("name", Utf8, true, 209),
+        field("attributes", string_map(211, 212), true, 210),
+        field("dropped_attributes_count", Int32, true, 213),
+    ]);
+    let link = Fields::from(vec![
+        field("trace_id", Utf8, true, 215),
+        field("span_id", Utf8, true, 216),
+        field("trace_state", Utf8, true, 217),
+        field("attributes", string_map(219, 220), true, 218),
+        field("dropped_attributes_count", Int32, true, 221),
+        field("flags", Int64, true, 222),
+    ]);
+    Arc::new(Schema::new(vec![
+        field("timestamp", timestamptz(), false, 1),
+        field("start_time_unix_nano", Int64, true, 2),
+        field("end_time_unix_nano", Int64, true, 3),
+        field("duration_nanos", Int64, true, 4),
+        field("trace_id", Utf8, true, 5),
+        field("span_id", Utf8, true, 6),
+        field("parent_span_id", Utf8, true, 7),
+        field("trace_state", Utf8, true, 8),
+        field("name", Utf8, true, 9),
+        field("kind", Int32, true, 10),
+        field("status_code", Int32, true, 11),
+        field("status_message", Utf8, true, 12),
+        field("flags", Int64, true, 13),
+        field("service_name", Utf8, false, 14),
+        field("resource_attributes", string_map(201, 202), true, 15),
+        field("resource_dropped_attributes_count", Int32, true, 16),
+        field("resource_schema_url", Utf8, true, 17),
+        field("scope_name", Utf8, true, 18),
+        field("scope_version", Utf8, true, 19),
+        field("scope_attributes", string_map(203, 204), true, 20),
+        field("scope_dropped_attributes_count", Int32, true, 21),
+        field("scope_schema_url", Utf8, true, 22),
+        field("attributes", string_map(205, 206), true, 23),
+        field("dropped_attributes_count", Int32, true, 24),
+        field("events", list_of(207, event), true, 25),
+        field("dropped_events_count", Int32, true, 26),
+        field("links", list_of(214, link), true, 27),
+        field("dropped_links_count", Int32, true, 28),
+    ]))
+});
+
+/// The Arrow schema of `traces`, field ids attached.
+pub fn traces_schema() -> SchemaRef {
+    TRACES_SCHEMA.clone()
+}
