@@ -7,9 +7,12 @@
 //!   scratch lives in a bumpalo arena that is reset between requests.
 //! - [`OtlpTracesDecoder`]: OTLP `ExportTraceServiceRequest` protobuf → `traces` (one row per
 //!   span, events and links nested), the same way.
+//! - [`OtlpMetricsDecoder`]: OTLP `ExportMetricsServiceRequest` protobuf → `metrics` (one row
+//!   per data point of gauges, sums, histograms, exponential histograms and summaries).
 //! - [`OtlpJsonLogsDecoder`]: OTLP/JSON → `logs` with simd-json (camelCase or snake_case
 //!   keys, hex ids, 64-bit integers as numbers or strings, enums as numbers or names).
 //! - [`OtlpJsonTracesDecoder`]: OTLP/JSON → `traces`, the same way.
+//! - [`OtlpJsonMetricsDecoder`]: OTLP/JSON → `metrics`, the same way.
 //! - [`NdjsonDecoder`]: newline-delimited JSON log lines → `logs` (well-known keys for time,
 //!   level, message, service and ids; everything else flattened into attributes; a line that
 //!   is not JSON is kept as the body, never dropped).
@@ -34,12 +37,15 @@ mod error;
 mod fields;
 mod logs_builder;
 mod map_column;
+mod metrics_builder;
 mod ndjson;
 mod otlp_common;
 mod otlp_json;
 mod otlp_json_logs;
+mod otlp_json_metrics;
 mod otlp_json_traces;
 mod otlp_logs;
+mod otlp_metrics;
 mod otlp_traces;
 pub mod reference;
 mod timestamp;
@@ -50,10 +56,13 @@ pub use anyvalue::MAX_DEPTH;
 pub use error::{DecodeError, Result};
 pub use fields::{Attribute, ResourceFields, ScopeFields, effective_time};
 pub use logs_builder::{LogRow, LogsBuilder};
+pub use metrics_builder::{ExponentialBuckets, MetricFields, MetricsBuilder, PointRow};
 pub use ndjson::{NdjsonContext, NdjsonDecoder};
 pub use otlp_json_logs::OtlpJsonLogsDecoder;
+pub use otlp_json_metrics::OtlpJsonMetricsDecoder;
 pub use otlp_json_traces::OtlpJsonTracesDecoder;
 pub use otlp_logs::OtlpLogsDecoder;
+pub use otlp_metrics::OtlpMetricsDecoder;
 pub use otlp_traces::OtlpTracesDecoder;
 pub use timestamp::{epoch_int_to_nanos, epoch_to_nanos, parse_rfc3339};
 pub use traces_builder::{EventRow, LinkRow, SpanRow, TracesBuilder, duration};

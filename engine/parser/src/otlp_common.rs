@@ -158,6 +158,19 @@ pub(crate) const TRACES: Envelope = Envelope {
     scope_schema_url: "ScopeSpans.schema_url",
 };
 
+pub(crate) const METRICS: Envelope = Envelope {
+    request: "ExportMetricsServiceRequest",
+    request_items: "ExportMetricsServiceRequest.resource_metrics",
+    resource_message: "ResourceMetrics",
+    resource: "ResourceMetrics.resource",
+    resource_items: "ResourceMetrics.scope_metrics",
+    resource_schema_url: "ResourceMetrics.schema_url",
+    scope_message: "ScopeMetrics",
+    scope: "ScopeMetrics.scope",
+    scope_items: "ScopeMetrics.metrics",
+    scope_schema_url: "ScopeMetrics.schema_url",
+};
+
 /// Walks a request's envelope and calls `visit` with the resource, the scope and the bytes
 /// (and offset) of every item (log record, span, metric), in order.
 pub(crate) fn walk_envelope<'a>(

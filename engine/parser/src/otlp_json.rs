@@ -155,10 +155,19 @@ pub(crate) fn hex_id<'a>(
 }
 
 pub(crate) fn attributes<'a>(arena: &'a Bump, parent: &'a Json<'a>) -> Result<&'a [Attribute<'a>]> {
-    let items = array(parent, "attributes", "attributes")?;
+    attributes_named(arena, parent, "attributes")
+}
+
+/// A list of `KeyValue`s under `key` (the same in both spellings), rendered.
+pub(crate) fn attributes_named<'a>(
+    arena: &'a Bump,
+    parent: &'a Json<'a>,
+    key: &str,
+) -> Result<&'a [Attribute<'a>]> {
+    let items = array(parent, key, key)?;
     let mut out = BumpVec::with_capacity_in(items.len(), arena);
     for (i, item) in items.iter().enumerate() {
-        out.push(key_value(arena, item).map_err(within(|| format!("attributes[{i}]")))?);
+        out.push(key_value(arena, item).map_err(within(|| format!("{key}[{i}]")))?);
     }
     Ok(out.into_bump_slice())
 }
@@ -218,7 +227,7 @@ pub(crate) fn parse_any<'v, 'a>(value: &'v Json<'a>) -> Result<Any<'v, 'a>> {
                 }
             },
             "intValue" | "int_value" => Any::Int(signed(member, key)?),
-            "doubleValue" | "double_value" => Any::Double(double(member, key)?),
+            "doubleValue" | "double_value" => Any::Double(double_value(member, key)?),
             "bytesValue" | "bytes_value" => match member {
                 Json::String(text) => {
                     Any::Bytes(BASE64_ANY_PADDING.decode(text.as_bytes()).map_err(|err| {
@@ -259,7 +268,7 @@ pub(crate) const BASE64_ANY_PADDING: base64::engine::GeneralPurpose =
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
     );
 
-pub(crate) fn double(value: &Json<'_>, name: &str) -> Result<f64> {
+pub(crate) fn double_value(value: &Json<'_>, name: &str) -> Result<f64> {
     match value {
         Json::Static(StaticNode::F64(f)) => Ok(*f),
         Json::Static(StaticNode::I64(i)) => Ok(*i as f64),
@@ -366,6 +375,12 @@ pub(crate) const TRACES: JsonEnvelope = JsonEnvelope {
     resource_items: ("resourceSpans", "resource_spans"),
     scope_items: ("scopeSpans", "scope_spans"),
     items: ("spans", "spans"),
+};
+
+pub(crate) const METRICS: JsonEnvelope = JsonEnvelope {
+    resource_items: ("resourceMetrics", "resource_metrics"),
+    scope_items: ("scopeMetrics", "scope_metrics"),
+    items: ("metrics", "metrics"),
 };
 
 pub(crate) const LOGS: JsonEnvelope = JsonEnvelope {

@@ -7,15 +7,18 @@ use arrow::array::RecordBatch;
 use base64::Engine as _;
 use icegate_schema::UNKNOWN_SERVICE;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
 use prost::Message;
 
 use crate::anyvalue::MAX_DEPTH;
 use crate::error::{DecodeError, Result};
 use crate::fields::{ResourceFields, ScopeFields, effective_time};
 use crate::logs_builder::{LogRow, LogsBuilder};
+use crate::metrics_builder::{ExponentialBuckets, MetricFields, MetricsBuilder, PointRow};
 use crate::traces_builder::{EventRow, LinkRow, SpanRow, TracesBuilder};
 
 /// Decodes a logs request with prost and converts it row by row.
@@ -211,6 +214,225 @@ pub fn convert_traces(
         }
     }
     Ok(builder.finish())
+}
+
+/// Decodes a metrics request with prost and converts it row by row.
+pub fn decode_metrics(request: &[u8], received_at_nanos: i64) -> Result<RecordBatch> {
+    let request =
+        ExportMetricsServiceRequest::decode(request).map_err(|err| DecodeError::Protobuf {
+            offset: 0,
+            field: "ExportMetricsServiceRequest",
+            problem: err.to_string(),
+        })?;
+    convert_metrics(&request, received_at_nanos)
+}
+
+/// Converts decoded metric messages into a `metrics` batch: one row per data point.
+pub fn convert_metrics(
+    request: &ExportMetricsServiceRequest,
+    received_at_nanos: i64,
+) -> Result<RecordBatch> {
+    let mut builder = MetricsBuilder::new();
+    for resource_metrics in &request.resource_metrics {
+        let resource = resource_metrics.resource.clone().unwrap_or_default();
+        let resource_attributes = attributes(&resource.attributes)?;
+        let service_name = service_name(&resource_attributes);
+        let resource_pairs = borrow_pairs(&resource_attributes);
+        let resource_fields = ResourceFields {
+            service_name: &service_name,
+            attributes: &resource_pairs,
+            dropped_attributes_count: resource.dropped_attributes_count,
+            schema_url: non_empty(&resource_metrics.schema_url),
+        };
+        for scope_metrics in &resource_metrics.scope_metrics {
+            let scope = scope_metrics.scope.clone().unwrap_or_default();
+            let scope_attributes = attributes(&scope.attributes)?;
+            let scope_pairs = borrow_pairs(&scope_attributes);
+            let scope_fields = ScopeFields {
+                name: non_empty(&scope.name),
+                version: non_empty(&scope.version),
+                attributes: &scope_pairs,
+                dropped_attributes_count: scope.dropped_attributes_count,
+                schema_url: non_empty(&scope_metrics.schema_url),
+            };
+            for metric in &scope_metrics.metrics {
+                let metadata = attributes(&metric.metadata)?;
+                let metadata_pairs = borrow_pairs(&metadata);
+                let mut fields = MetricFields {
+                    name: non_empty(&metric.name),
+                    description: non_empty(&metric.description),
+                    unit: non_empty(&metric.unit),
+                    metric_type: "",
+                    aggregation_temporality: None,
+                    is_monotonic: None,
+                    metadata: &metadata_pairs,
+                };
+                // The points, with what each owns, before they become rows.
+                let mut points: Vec<OwnedPoint<'_>> = Vec::new();
+                match &metric.data {
+                    None => continue,
+                    Some(Data::Gauge(gauge)) => {
+                        fields.metric_type = "gauge";
+                        for p in &gauge.data_points {
+                            points.push(OwnedPoint::new(
+                                p.time_unix_nano,
+                                p.start_time_unix_nano,
+                                &p.attributes,
+                                number_point(p),
+                            )?);
+                        }
+                    }
+                    Some(Data::Sum(sum)) => {
+                        fields.metric_type = "sum";
+                        fields.aggregation_temporality = Some(sum.aggregation_temporality);
+                        fields.is_monotonic = Some(sum.is_monotonic);
+                        for p in &sum.data_points {
+                            points.push(OwnedPoint::new(
+                                p.time_unix_nano,
+                                p.start_time_unix_nano,
+                                &p.attributes,
+                                number_point(p),
+                            )?);
+                        }
+                    }
+                    Some(Data::Histogram(histogram)) => {
+                        fields.metric_type = "histogram";
+                        fields.aggregation_temporality = Some(histogram.aggregation_temporality);
+                        for p in &histogram.data_points {
+                            let row = PointRow {
+                                flags: p.flags,
+                                count: Some(p.count),
+                                sum: p.sum,
+                                min: p.min,
+                                max: p.max,
+                                bucket_counts: Some(&p.bucket_counts),
+                                explicit_bounds: Some(&p.explicit_bounds),
+                                ..PointRow::default()
+                            };
+                            points.push(OwnedPoint::new(
+                                p.time_unix_nano,
+                                p.start_time_unix_nano,
+                                &p.attributes,
+                                row,
+                            )?);
+                        }
+                    }
+                    Some(Data::ExponentialHistogram(histogram)) => {
+                        fields.metric_type = "exponential_histogram";
+                        fields.aggregation_temporality = Some(histogram.aggregation_temporality);
+                        for p in &histogram.data_points {
+                            let row = PointRow {
+                                flags: p.flags,
+                                count: Some(p.count),
+                                sum: p.sum,
+                                min: p.min,
+                                max: p.max,
+                                scale: Some(p.scale),
+                                zero_count: Some(p.zero_count),
+                                zero_threshold: Some(p.zero_threshold),
+                                positive: Some(buckets(&p.positive)),
+                                negative: Some(buckets(&p.negative)),
+                                ..PointRow::default()
+                            };
+                            points.push(OwnedPoint::new(
+                                p.time_unix_nano,
+                                p.start_time_unix_nano,
+                                &p.attributes,
+                                row,
+                            )?);
+                        }
+                    }
+                    Some(Data::Summary(summary)) => {
+                        fields.metric_type = "summary";
+                        for p in &summary.data_points {
+                            let row = PointRow {
+                                flags: p.flags,
+                                count: Some(p.count),
+                                sum: Some(p.sum),
+                                ..PointRow::default()
+                            };
+                            let mut point = OwnedPoint::new(
+                                p.time_unix_nano,
+                                p.start_time_unix_nano,
+                                &p.attributes,
+                                row,
+                            )?;
+                            point.quantiles = Some(
+                                p.quantile_values
+                                    .iter()
+                                    .map(|q| (q.quantile, q.value))
+                                    .collect(),
+                            );
+                            points.push(point);
+                        }
+                    }
+                }
+                for point in &points {
+                    let pairs = borrow_pairs(&point.attributes);
+                    let row = PointRow {
+                        timestamp_nanos: point.time.unwrap_or(received_at_nanos),
+                        time_unix_nano: point.time,
+                        start_time_unix_nano: point.start,
+                        attributes: &pairs,
+                        quantile_values: point.quantiles.as_deref(),
+                        ..point.row
+                    };
+                    builder.append(&resource_fields, &scope_fields, &fields, &row);
+                }
+            }
+        }
+    }
+    Ok(builder.finish())
+}
+
+/// A data point's parts that the reference owns, until it becomes a row.
+struct OwnedPoint<'p> {
+    time: Option<i64>,
+    start: Option<i64>,
+    attributes: Vec<(String, Option<String>)>,
+    quantiles: Option<Vec<(f64, f64)>>,
+    row: PointRow<'p>,
+}
+
+impl<'p> OwnedPoint<'p> {
+    fn new(time: u64, start: u64, pairs: &[KeyValue], row: PointRow<'p>) -> Result<Self> {
+        Ok(Self {
+            time: nanos(time, "DataPoint.time_unix_nano")?,
+            start: nanos(start, "DataPoint.start_time_unix_nano")?,
+            attributes: attributes(pairs)?,
+            quantiles: None,
+            row,
+        })
+    }
+}
+
+fn buckets(
+    buckets: &Option<
+        opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets,
+    >,
+) -> ExponentialBuckets<'_> {
+    buckets
+        .as_ref()
+        .map_or(ExponentialBuckets::default(), |b| ExponentialBuckets {
+            offset: b.offset,
+            bucket_counts: &b.bucket_counts,
+        })
+}
+
+fn number_point(
+    point: &opentelemetry_proto::tonic::metrics::v1::NumberDataPoint,
+) -> PointRow<'static> {
+    let (value_double, value_int) = match point.value {
+        Some(number_data_point::Value::AsDouble(d)) => (Some(d), None),
+        Some(number_data_point::Value::AsInt(i)) => (None, Some(i)),
+        None => (None, None),
+    };
+    PointRow {
+        flags: point.flags,
+        value_double,
+        value_int,
+        ..PointRow::default()
+    }
 }
 
 fn service_name(resource_attributes: &[(String, Option<String>)]) -> String {

@@ -139,6 +139,66 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Appends the values of a `repeated fixed64` field, packed (one LEN field) or not.
+    pub fn repeated_fixed64(
+        &mut self,
+        wire_type: u8,
+        field: &'static str,
+        out: &mut impl Extend<u64>,
+    ) -> Result<()> {
+        match wire_type {
+            FIXED64 => {
+                let value = self.fixed64(field)?;
+                out.extend([value]);
+            }
+            LEN => {
+                let (bytes, offset) = self.bytes(field)?;
+                if bytes.len() % 8 != 0 {
+                    return Err(DecodeError::Protobuf {
+                        offset,
+                        field,
+                        problem: format!(
+                            "packed fixed64 length {} is not a multiple of 8",
+                            bytes.len()
+                        ),
+                    });
+                }
+                out.extend(
+                    bytes
+                        .chunks_exact(8)
+                        .map(|chunk| u64::from_le_bytes(chunk.try_into().expect("8 bytes"))),
+                );
+            }
+            other => return Err(self.error(field, format!("wire type {other}, expected 1 or 2"))),
+        }
+        Ok(())
+    }
+
+    /// Appends the values of a `repeated uint64` field, packed or not.
+    pub fn repeated_varint(
+        &mut self,
+        wire_type: u8,
+        field: &'static str,
+        out: &mut impl Extend<u64>,
+    ) -> Result<()> {
+        match wire_type {
+            VARINT => {
+                let value = self.varint(field)?;
+                out.extend([value]);
+            }
+            LEN => {
+                let (bytes, offset) = self.bytes(field)?;
+                let mut packed = Reader::new(bytes, offset);
+                while packed.pos < packed.buf.len() {
+                    let value = packed.varint(field)?;
+                    out.extend([value]);
+                }
+            }
+            other => return Err(self.error(field, format!("wire type {other}, expected 0 or 2"))),
+        }
+        Ok(())
+    }
+
     /// Fails unless a known field arrived with the wire type its schema gives it.
     #[inline]
     pub fn expect(&self, wire_type: u8, expected: u8, field: &'static str) -> Result<()> {
@@ -177,4 +237,10 @@ mod tests {
         assert!(err.contains("exceeds the 0 bytes left"), "{err}");
         assert!(err.contains("byte 17"), "{err}");
     }
+}
+
+/// Decodes a zigzag-encoded `sint32`.
+pub(crate) fn zigzag32(value: u64) -> i32 {
+    let value = value as u32;
+    ((value >> 1) as i32) ^ -((value & 1) as i32)
 }

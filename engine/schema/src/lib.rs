@@ -69,14 +69,39 @@
 //! Default partition spec `day(timestamp), identity(service_name)`; sort order
 //! `service_name, timestamp`.
 //!
-//! The `metrics` table is defined with its decoder.
+//! # `metrics` — one row per OTLP data point
+//!
+//! | id | column | type | from |
+//! |---|---|---|---|
+//! | 1 | `timestamp` | timestamptz, required | the point's time; when 0, the time IceGate received it |
+//! | 2, 3 | `time_unix_nano`, `start_time_unix_nano` | long | as sent (null when absent) |
+//! | 4, 5, 6 | `metric_name`, `metric_description`, `metric_unit` | string | |
+//! | 7 | `metric_type` | string, required | `gauge`, `sum`, `histogram`, `exponential_histogram`, `summary` |
+//! | 8 | `aggregation_temporality` | int | 1 delta, 2 cumulative (sum and histograms) |
+//! | 9 | `is_monotonic` | boolean | sums only |
+//! | 10–18 | `service_name` … `scope_schema_url` | | as in `logs` (map ids 312–315) |
+//! | 19, 20 | `attributes` (301, 302), `flags` | map, long | the point's |
+//! | 21, 22 | `value_double`, `value_int` | double, long | gauge and sum points (whichever was sent) |
+//! | 23–26 | `count`, `sum`, `min`, `max` | long, double ×3 | histogram, exponential histogram and summary points (as sent) |
+//! | 27, 28 | `bucket_counts` (element 303), `explicit_bounds` (304) | list<long>, list<double> | histograms |
+//! | 29–35 | `scale`, `zero_count`, `zero_threshold`, `positive_offset`, `positive_bucket_counts` (305), `negative_offset`, `negative_bucket_counts` (306) | | exponential histograms |
+//! | 36 | `quantile_values` | list (307) of struct<`quantile` double 308, `value` double 309> | summaries |
+//! | 37 | `metric_metadata` | map (310, 311) | the metric's metadata key-values |
+//!
+//! Columns that do not apply to a point's type are null. Counts are unsigned 64-bit on the
+//! wire and stored in `long` bit for bit. Exemplars are not stored yet (they are read past).
+//!
+//! Default partition spec `day(timestamp), identity(service_name)`; sort order
+//! `service_name, timestamp`.
 
 mod layout;
 mod logs;
+mod metrics;
 mod traces;
 
 pub use layout::{PartitionTransform, SortField, TableLayout};
 pub use logs::{LOGS_TABLE, LogsColumn, logs_schema};
+pub use metrics::{METRICS_TABLE, metrics_schema};
 pub use traces::{TRACES_TABLE, traces_schema};
 
 use std::collections::HashMap;
@@ -183,6 +208,17 @@ mod tests {
         let unique: HashSet<_> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len(), "duplicate field ids: {ids:?}");
         TableLayout::default().validate(&traces_schema()).unwrap();
+    }
+
+    #[test]
+    fn every_metrics_field_has_a_unique_id() {
+        let mut ids = Vec::new();
+        for field in metrics_schema().fields() {
+            collect_ids(field, &mut ids);
+        }
+        let unique: HashSet<_> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "duplicate field ids: {ids:?}");
+        TableLayout::default().validate(&metrics_schema()).unwrap();
     }
 
     #[test]

@@ -334,3 +334,260 @@ pub fn traces_request(finite_only: bool) -> impl Strategy<Value = ExportTraceSer
     proptest::collection::vec(resource_spans, 0..3)
         .prop_map(|resource_spans| ExportTraceServiceRequest { resource_spans })
 }
+
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
+use opentelemetry_proto::tonic::metrics::v1::summary_data_point::ValueAtQuantile;
+use opentelemetry_proto::tonic::metrics::v1::{
+    ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint,
+    Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint, metric,
+    number_data_point,
+};
+
+fn number_points(finite_only: bool) -> impl Strategy<Value = Vec<NumberDataPoint>> {
+    let value = prop_oneof![
+        Just(None),
+        double(finite_only).prop_map(|d| Some(number_data_point::Value::AsDouble(d))),
+        any::<i64>().prop_map(|i| Some(number_data_point::Value::AsInt(i))),
+    ];
+    proptest::collection::vec(
+        (
+            attributes(finite_only),
+            nanos(),
+            nanos(),
+            value,
+            any::<u32>(),
+        )
+            .prop_map(|(attributes, start, time, value, flags)| NumberDataPoint {
+                attributes,
+                start_time_unix_nano: start,
+                time_unix_nano: time,
+                value,
+                exemplars: vec![],
+                flags,
+            }),
+        0..3,
+    )
+}
+
+fn optional_double(finite_only: bool) -> impl Strategy<Value = Option<f64>> {
+    proptest::option::of(double(finite_only))
+}
+
+fn histogram_points(finite_only: bool) -> impl Strategy<Value = Vec<HistogramDataPoint>> {
+    proptest::collection::vec(
+        (
+            (
+                attributes(finite_only),
+                nanos(),
+                nanos(),
+                any::<u64>(),
+                any::<u32>(),
+            ),
+            (
+                optional_double(finite_only),
+                optional_double(finite_only),
+                optional_double(finite_only),
+            ),
+            (
+                proptest::collection::vec(any::<u64>(), 0..5),
+                proptest::collection::vec(double(finite_only), 0..4),
+            ),
+        )
+            .prop_map(
+                |(
+                    (attributes, start, time, count, flags),
+                    (sum, min, max),
+                    (bucket_counts, explicit_bounds),
+                )| {
+                    HistogramDataPoint {
+                        attributes,
+                        start_time_unix_nano: start,
+                        time_unix_nano: time,
+                        count,
+                        sum,
+                        bucket_counts,
+                        explicit_bounds,
+                        exemplars: vec![],
+                        flags,
+                        min,
+                        max,
+                    }
+                },
+            ),
+        0..3,
+    )
+}
+
+fn buckets() -> impl Strategy<Value = Option<Buckets>> {
+    proptest::option::of(
+        (any::<i32>(), proptest::collection::vec(any::<u64>(), 0..5)).prop_map(
+            |(offset, bucket_counts)| Buckets {
+                offset,
+                bucket_counts,
+            },
+        ),
+    )
+}
+
+fn exponential_points(
+    finite_only: bool,
+) -> impl Strategy<Value = Vec<ExponentialHistogramDataPoint>> {
+    proptest::collection::vec(
+        (
+            (
+                attributes(finite_only),
+                nanos(),
+                nanos(),
+                any::<u64>(),
+                any::<u32>(),
+            ),
+            (
+                optional_double(finite_only),
+                optional_double(finite_only),
+                optional_double(finite_only),
+            ),
+            (
+                any::<i32>(),
+                any::<u64>(),
+                double(finite_only),
+                buckets(),
+                buckets(),
+            ),
+        )
+            .prop_map(
+                |(
+                    (attributes, start, time, count, flags),
+                    (sum, min, max),
+                    (scale, zero_count, zero_threshold, positive, negative),
+                )| {
+                    ExponentialHistogramDataPoint {
+                        attributes,
+                        start_time_unix_nano: start,
+                        time_unix_nano: time,
+                        count,
+                        sum,
+                        scale,
+                        zero_count,
+                        positive,
+                        negative,
+                        flags,
+                        exemplars: vec![],
+                        min,
+                        max,
+                        zero_threshold,
+                    }
+                },
+            ),
+        0..3,
+    )
+}
+
+fn summary_points(finite_only: bool) -> impl Strategy<Value = Vec<SummaryDataPoint>> {
+    proptest::collection::vec(
+        (
+            attributes(finite_only),
+            nanos(),
+            nanos(),
+            any::<u64>(),
+            double(finite_only),
+            proptest::collection::vec((double(finite_only), double(finite_only)), 0..4),
+            any::<u32>(),
+        )
+            .prop_map(|(attributes, start, time, count, sum, quantiles, flags)| {
+                SummaryDataPoint {
+                    attributes,
+                    start_time_unix_nano: start,
+                    time_unix_nano: time,
+                    count,
+                    sum,
+                    quantile_values: quantiles
+                        .into_iter()
+                        .map(|(quantile, value)| ValueAtQuantile { quantile, value })
+                        .collect(),
+                    flags,
+                }
+            }),
+        0..3,
+    )
+}
+
+fn metric(finite_only: bool) -> impl Strategy<Value = Metric> {
+    let data = prop_oneof![
+        Just(None),
+        number_points(finite_only)
+            .prop_map(|data_points| Some(metric::Data::Gauge(Gauge { data_points }))),
+        (number_points(finite_only), 0i32..3, any::<bool>()).prop_map(
+            |(data_points, temporality, monotonic)| {
+                Some(metric::Data::Sum(Sum {
+                    data_points,
+                    aggregation_temporality: temporality,
+                    is_monotonic: monotonic,
+                }))
+            }
+        ),
+        (histogram_points(finite_only), 0i32..3).prop_map(|(data_points, temporality)| {
+            Some(metric::Data::Histogram(Histogram {
+                data_points,
+                aggregation_temporality: temporality,
+            }))
+        }),
+        (exponential_points(finite_only), 0i32..3).prop_map(|(data_points, temporality)| {
+            Some(metric::Data::ExponentialHistogram(ExponentialHistogram {
+                data_points,
+                aggregation_temporality: temporality,
+            }))
+        }),
+        summary_points(finite_only)
+            .prop_map(|data_points| Some(metric::Data::Summary(Summary { data_points }))),
+    ];
+    (text(), text(), text(), data, attributes(finite_only)).prop_map(
+        |(name, description, unit, data, metadata)| Metric {
+            name,
+            description,
+            unit,
+            data,
+            metadata,
+        },
+    )
+}
+
+/// A random metrics request; `finite_only` keeps doubles JSON-encodable.
+pub fn metrics_request(finite_only: bool) -> impl Strategy<Value = ExportMetricsServiceRequest> {
+    let scope = (text(), text(), attributes(finite_only), any::<u32>()).prop_map(
+        |(name, version, attributes, dropped)| InstrumentationScope {
+            name,
+            version,
+            attributes,
+            dropped_attributes_count: dropped,
+        },
+    );
+    let scope_metrics = (
+        proptest::option::of(scope),
+        proptest::collection::vec(metric(finite_only), 0..4),
+        text(),
+    )
+        .prop_map(|(scope, metrics, schema_url)| ScopeMetrics {
+            scope,
+            metrics,
+            schema_url,
+        });
+    let resource =
+        (attributes(finite_only), any::<u32>()).prop_map(|(attributes, dropped)| Resource {
+            attributes,
+            dropped_attributes_count: dropped,
+            ..Resource::default()
+        });
+    let resource_metrics = (
+        proptest::option::of(resource),
+        proptest::collection::vec(scope_metrics, 0..3),
+        text(),
+    )
+        .prop_map(|(resource, scope_metrics, schema_url)| ResourceMetrics {
+            resource,
+            scope_metrics,
+            schema_url,
+        });
+    proptest::collection::vec(resource_metrics, 0..3)
+        .prop_map(|resource_metrics| ExportMetricsServiceRequest { resource_metrics })
+}
