@@ -210,9 +210,24 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Decodes a zigzag-encoded `sint32`.
+pub(crate) fn zigzag32(value: u64) -> i32 {
+    let value = value as u32;
+    ((value >> 1) as i32) ^ -((value & 1) as i32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zigzag_decodes_signed_values() {
+        assert_eq!(zigzag32(0), 0);
+        assert_eq!(zigzag32(1), -1);
+        assert_eq!(zigzag32(2), 1);
+        assert_eq!(zigzag32(4_294_967_294), i32::MAX);
+        assert_eq!(zigzag32(4_294_967_295), i32::MIN);
+    }
 
     #[test]
     fn varints_decode_and_reject_overlong() {
@@ -237,10 +252,4 @@ mod tests {
         assert!(err.contains("exceeds the 0 bytes left"), "{err}");
         assert!(err.contains("byte 17"), "{err}");
     }
-}
-
-/// Decodes a zigzag-encoded `sint32`.
-pub(crate) fn zigzag32(value: u64) -> i32 {
-    let value = value as u32;
-    ((value >> 1) as i32) ^ -((value & 1) as i32)
 }
