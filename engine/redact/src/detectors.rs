@@ -1,0 +1,88 @@
+//! The built-in detectors: a regex each, and a validator where a regex alone would flag
+//! look-alikes (order numbers that are not card numbers, times that are not IPv6 addresses).
+
+use crate::config::Detector;
+
+/// The regex that finds candidates for `detector`.
+pub(crate) fn pattern(detector: Detector) -> &'static str {
+    match detector {
+        Detector::Email => r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
+        Detector::PaymentCard => r"\b\d(?:[ \-]?\d){12,18}\b",
+        Detector::Ipv4 => {
+            r"\b(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\b"
+        }
+        Detector::Ipv6 => r"(?i)(?:[0-9a-f]{1,4}|:)?(?::[0-9a-f]{0,4}){2,7}(?:%[0-9a-z]+)?",
+        Detector::BearerToken => {
+            r"(?i:\bbearer\s+[A-Za-z0-9\-._~+/]{8,}=*)|\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}"
+        }
+        Detector::ApiKey => concat!(
+            r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+            r"|\bgh[pousr]_[A-Za-z0-9]{36,}\b",
+            r"|\bxox[abposr]-[A-Za-z0-9\-]{10,}",
+            r"|\b[sr]k_(?:live|test)_[A-Za-z0-9]{16,}\b",
+            r"|\bAIza[0-9A-Za-z_\-]{35}\b",
+            r#"|(?i:\b(?:api[_\-]?key|apikey|access[_\-]?token|secret[_\-]?key)\b["']?\s*[:=]\s*["']?[A-Za-z0-9_\-./+]{12,})"#,
+        ),
+    }
+}
+
+/// Whether a candidate really is what `detector` looks for.
+pub(crate) fn is_valid(detector: Detector, candidate: &str) -> bool {
+    match detector {
+        Detector::PaymentCard => luhn(candidate),
+        // The regex also finds times like 12:34:56; the address parser does not accept them.
+        Detector::Ipv6 => candidate
+            .split('%')
+            .next()
+            .is_some_and(|address| address.parse::<std::net::Ipv6Addr>().is_ok()),
+        _ => true,
+    }
+}
+
+/// The Luhn checksum over the digits of `text` (13–19 of them).
+pub(crate) fn luhn(text: &str) -> bool {
+    let digits: Vec<u32> = text.chars().filter_map(|c| c.to_digit(10)).collect();
+    if !(13..=19).contains(&digits.len()) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 { doubled - 9 } else { doubled }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::luhn;
+
+    #[test]
+    fn luhn_accepts_test_cards_and_rejects_neighbours() {
+        for card in [
+            "4111111111111111",
+            "4111 1111 1111 1111",
+            "5500-0000-0000-0004",
+            "378282246310005",
+            "6011111111111117",
+        ] {
+            assert!(luhn(card), "{card}");
+        }
+        for not_card in [
+            "4111111111111112",
+            "1234567890123",
+            "123",
+            "41111111111111111111",
+        ] {
+            assert!(!luhn(not_card), "{not_card}");
+        }
+    }
+}

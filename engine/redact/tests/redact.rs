@@ -1,0 +1,270 @@
+//! Every detector with cases it must catch and look-alikes it must leave alone; modes; custom
+//! patterns; dropped keys; batches.
+
+use arrow::array::{Array, AsArray, MapArray};
+use icegate_parser::{NdjsonContext, NdjsonDecoder};
+use icegate_redact::{CustomPattern, Detector, RedactConfig, RedactMode, Redactor};
+use proptest::prelude::*;
+
+fn only(detector: Detector) -> Redactor {
+    Redactor::new(&RedactConfig {
+        detectors: vec![detector],
+        ..RedactConfig::default()
+    })
+    .unwrap()
+}
+
+fn check(detector: Detector, positives: &[&str], negatives: &[&str]) {
+    let redactor = only(detector);
+    let marker = format!("[REDACTED:{}]", detector.label());
+    for text in positives {
+        let out = redactor.redact_text(text);
+        assert!(out.contains(&marker), "{detector:?} missed {text:?}: {out}");
+    }
+    for text in negatives {
+        let out = redactor.redact_text(text);
+        assert_eq!(out, *text, "{detector:?} flagged {text:?}");
+    }
+}
+
+#[test]
+fn email() {
+    check(
+        Detector::Email,
+        &[
+            "contact ann@example.com today",
+            "x.y+tag@mail.co.uk",
+            "<first.last@sub-domain.example.org>",
+        ],
+        &[
+            "no at sign here",
+            "user@localhost",
+            "@handle on social",
+            "version 1.2@3",
+        ],
+    );
+}
+
+#[test]
+fn payment_card() {
+    check(
+        Detector::PaymentCard,
+        &[
+            "card 4111111111111111 ok",
+            "4111 1111 1111 1111",
+            "mc 5500-0000-0000-0004",
+            "amex 378282246310005",
+        ],
+        &[
+            "order 4111111111111112",
+            "id 1234567890123",
+            "ts 1714564800123",
+            "phone 555-0100",
+        ],
+    );
+}
+
+#[test]
+fn ipv4() {
+    check(
+        Detector::Ipv4,
+        &[
+            "from 10.0.3.17 port",
+            "client=192.168.1.254",
+            "255.255.255.0",
+        ],
+        &[
+            "version 1.2.3",
+            "999.1.1.1",
+            "semver 10.20.30",
+            "build 10.0.3",
+            "256.1.1.1",
+        ],
+    );
+}
+
+#[test]
+fn ipv6() {
+    check(
+        Detector::Ipv6,
+        &[
+            "peer 2001:db8::1 connected",
+            "fe80::1ff:fe23:4567:890a%eth0",
+            "::1",
+            "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+        ],
+        &["at 12:34:56", "ratio 3:2", "key:value:pair"],
+    );
+}
+
+#[test]
+fn bearer_token() {
+    check(
+        Detector::BearerToken,
+        &[
+            "Authorization: Bearer abcdefghijklmnop.qrst",
+            "bearer dGhpc2lzYXRva2Vu==",
+            "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        ],
+        &["the bearer of bad news", "Bearer x", "eyJ alone"],
+    );
+}
+
+#[test]
+fn api_key() {
+    check(
+        Detector::ApiKey,
+        &[
+            "aws AKIAIOSFODNN7EXAMPLE used",
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+            "xoxb-1234567890-abcdefghij",
+            "sk_live_abcdefghijklmnop1234",
+            "AIzaSyA1234567890abcdefghijklmnopqrstuv",
+            "api_key=abcdef123456789012",
+            r#""apiKey": "abcdef1234567890abcd""#,
+        ],
+        &[
+            "AKIA short",
+            "api_key=short",
+            "the key is under the mat",
+            "sk_other_abcdefghijklmnop",
+        ],
+    );
+}
+
+#[test]
+fn hash_mode_is_keyed_and_stable() {
+    let config = |key: &str| RedactConfig {
+        mode: RedactMode::Hash,
+        hash_key: key.into(),
+        ..RedactConfig::default()
+    };
+    let a = Redactor::new(&config("0123456789abcdef-secret")).unwrap();
+    let b = Redactor::new(&config("another-secret-of-16+")).unwrap();
+    let first = a.redact_text("from ann@example.com");
+    assert!(
+        first.starts_with("from [email:") && first.ends_with(']'),
+        "{first}"
+    );
+    assert!(!first.contains("ann@"));
+    assert_eq!(
+        first,
+        a.redact_text("from ann@example.com"),
+        "equal values hash equally"
+    );
+    assert_ne!(first, a.redact_text("from bob@example.com"));
+    assert_ne!(
+        first,
+        b.redact_text("from ann@example.com"),
+        "another key, another hash"
+    );
+    assert!(
+        Redactor::new(&config("short")).is_err(),
+        "hash mode needs a real key"
+    );
+}
+
+#[test]
+fn custom_patterns_and_bad_patterns() {
+    let config = RedactConfig {
+        custom: vec![CustomPattern {
+            name: "employee-id".into(),
+            pattern: r"EMP-\d{6}".into(),
+        }],
+        ..RedactConfig::default()
+    };
+    let redactor = Redactor::new(&config).unwrap();
+    assert_eq!(
+        redactor.redact_text("badge EMP-123456 in"),
+        "badge [REDACTED:employee-id] in"
+    );
+    let bad = RedactConfig {
+        custom: vec![CustomPattern {
+            name: "broken".into(),
+            pattern: "(".into(),
+        }],
+        ..RedactConfig::default()
+    };
+    let err = Redactor::new(&bad).err().unwrap().to_string();
+    assert!(err.contains("broken"), "{err}");
+}
+
+#[test]
+fn config_reads_toml_and_rejects_unknown_keys() {
+    let config: RedactConfig = toml::from_str(
+        "detectors = [\"email\", \"ipv4\"]\nmode = \"mask\"\ndrop-keys = [\"ssn\"]\ncolumns = [\"body\", \"event_name\"]\n",
+    )
+    .unwrap();
+    assert_eq!(config.detectors, vec![Detector::Email, Detector::Ipv4]);
+    assert!(toml::from_str::<RedactConfig>("detector = []\n").is_err());
+    assert!(toml::from_str::<RedactConfig>("detectors = [\"dna\"]\n").is_err());
+}
+
+#[test]
+fn batches_get_bodies_and_attribute_values_redacted_and_keys_dropped() {
+    let body = concat!(
+        "{\"msg\":\"login by ann@example.com\",\"user\":\"ann@example.com\",\"password\":\"hunter2\",\"Authorization\":\"Basic xyz\",\"plan\":\"pro\"}\n",
+        "{\"msg\":\"nothing to see\",\"plan\":\"free\"}\n",
+    );
+    let batch = NdjsonDecoder::new().decode(body.as_bytes(), &NdjsonContext::default(), 0);
+    let redacted = Redactor::new(&RedactConfig::default())
+        .unwrap()
+        .redact_batch(&batch)
+        .unwrap();
+    assert_eq!(redacted.schema(), batch.schema());
+    let bodies = redacted.column_by_name("body").unwrap().as_string::<i32>();
+    assert_eq!(bodies.value(0), "login by [REDACTED:email]");
+    assert_eq!(bodies.value(1), "nothing to see");
+    let attributes = redacted.column_by_name("attributes").unwrap();
+    let attributes = attributes.as_any().downcast_ref::<MapArray>().unwrap();
+    let row = attributes.value(0);
+    let mut pairs: Vec<(String, String)> = (0..row.len())
+        .map(|i| {
+            (
+                row.column(0).as_string::<i32>().value(i).into(),
+                row.column(1).as_string::<i32>().value(i).into(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        vec![
+            ("plan".into(), "pro".into()),
+            ("user".into(), "[REDACTED:email]".into())
+        ]
+    );
+    assert_eq!(attributes.value(1).len(), 1);
+
+    // Nothing to redact: the very same column buffers come back.
+    let clean = NdjsonDecoder::new().decode(b"{\"msg\":\"clean\"}\n", &NdjsonContext::default(), 0);
+    let out = Redactor::new(&RedactConfig::default())
+        .unwrap()
+        .redact_batch(&clean)
+        .unwrap();
+    assert!(std::sync::Arc::ptr_eq(out.column(5), clean.column(5)));
+}
+
+static ALL_DETECTORS: std::sync::LazyLock<Redactor> = std::sync::LazyLock::new(|| {
+    Redactor::new(&RedactConfig {
+        detectors: vec![
+            Detector::Email,
+            Detector::PaymentCard,
+            Detector::Ipv4,
+            Detector::Ipv6,
+            Detector::BearerToken,
+            Detector::ApiKey,
+        ],
+        ..RedactConfig::default()
+    })
+    .unwrap()
+});
+
+proptest! {
+    #[test]
+    fn redaction_never_panics_and_is_idempotent(text in any::<String>()) {
+        let redactor = &*ALL_DETECTORS;
+        let once = redactor.redact_text(&text).into_owned();
+        prop_assert_eq!(redactor.redact_text(&once).into_owned(), once);
+    }
+}
