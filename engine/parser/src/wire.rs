@@ -110,10 +110,13 @@ impl<'a> Reader<'a> {
     #[inline]
     pub fn str(&mut self, field: &'static str) -> Result<&'a str> {
         let (bytes, offset) = self.bytes(field)?;
-        std::str::from_utf8(bytes).map_err(|err| DecodeError::Protobuf {
-            offset: offset + err.valid_up_to(),
-            field,
-            problem: "invalid UTF-8 in string".into(),
+        // SIMD validation for the common, valid case; std pinpoints the byte when it fails.
+        simdutf8::basic::from_utf8(bytes).or_else(|_| {
+            std::str::from_utf8(bytes).map_err(|err| DecodeError::Protobuf {
+                offset: offset + err.valid_up_to(),
+                field,
+                problem: "invalid UTF-8 in string".into(),
+            })
         })
     }
 

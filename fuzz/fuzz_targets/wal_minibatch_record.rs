@@ -1,0 +1,8 @@
+//! Mini-batch WAL records (header + Arrow IPC) on arbitrary bytes: errors, never panics.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = icegate_batcher::record::decode(data);
+});
