@@ -7,6 +7,11 @@
 //! (iceberg-rust's `arrow_schema_to_schema` reads the same key). Field ids are stable forever:
 //! new columns get new ids, removed columns never give theirs back.
 //!
+//! The ids are numbered the way Iceberg numbers a new table's schema (top-level fields
+//! 1…n first, then the nested fields of each container in order, breadth first), so creating
+//! a table from these schemas keeps every id as written here: files, tables and this crate
+//! all agree.
+//!
 //! Types are the ones every Iceberg reader handles (Spark, Trino, DuckDB, PyIceberg):
 //! `timestamptz` (microseconds; Arrow `Timestamp(µs, "+00:00")`), `long`, `int`, `string`,
 //! `map<string,string>`, `list`, `struct`; format version 2. Because `timestamptz` stops at
@@ -27,15 +32,15 @@
 //! | 9 | `flags` | long | W3C trace flags as sent (0 when absent) |
 //! | 10 | `event_name` | string | |
 //! | 11 | `service_name` | string, required | resource attribute `service.name`, else `unknown_service` |
-//! | 12 | `resource_attributes` | map<string,string> (key 101, value 102) | |
+//! | 12 | `resource_attributes` | map<string,string> (key 22, value 23) | |
 //! | 13 | `resource_dropped_attributes_count` | int | |
 //! | 14 | `resource_schema_url` | string | |
 //! | 15 | `scope_name` | string | |
 //! | 16 | `scope_version` | string | |
-//! | 17 | `scope_attributes` | map<string,string> (key 103, value 104) | |
+//! | 17 | `scope_attributes` | map<string,string> (key 24, value 25) | |
 //! | 18 | `scope_dropped_attributes_count` | int | |
 //! | 19 | `scope_schema_url` | string | |
-//! | 20 | `attributes` | map<string,string> (key 105, value 106) | the record's attributes |
+//! | 20 | `attributes` | map<string,string> (key 26, value 27) | the record's attributes |
 //! | 21 | `dropped_attributes_count` | int | |
 //!
 //! Attribute values: strings as-is; booleans, integers and doubles as their JSON literal
@@ -59,11 +64,11 @@
 //! | 10 | `kind` | int | OTLP SpanKind: 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer |
 //! | 11, 12 | `status_code`, `status_message` | int, string | 0 unset, 1 ok, 2 error |
 //! | 13 | `flags` | long | W3C trace flags as sent (0 when absent) |
-//! | 14–22 | `service_name` … `scope_schema_url` | | as in `logs` (map ids 201–204) |
-//! | 23, 24 | `attributes`, `dropped_attributes_count` | map (205, 206), int | the span's |
-//! | 25 | `events` | list (element 207) of struct<`time_unix_nano` long 208, `name` string 209, `attributes` map 210 (211, 212), `dropped_attributes_count` int 213> | |
+//! | 14–22 | `service_name` … `scope_schema_url` | | as in `logs` (map ids 29–32) |
+//! | 23, 24 | `attributes`, `dropped_attributes_count` | map (33, 34), int | the span's |
+//! | 25 | `events` | list (element 35) of struct<`time_unix_nano` long 36, `name` string 37, `attributes` map 38 (40, 41), `dropped_attributes_count` int 39> | |
 //! | 26 | `dropped_events_count` | int | |
-//! | 27 | `links` | list (element 214) of struct<`trace_id` 215, `span_id` 216, `trace_state` 217, `attributes` map 218 (219, 220), `dropped_attributes_count` 221, `flags` long 222> | |
+//! | 27 | `links` | list (element 42) of struct<`trace_id` 43, `span_id` 44, `trace_state` 45, `attributes` map 46 (49, 50), `dropped_attributes_count` 47, `flags` long 48> | |
 //! | 28 | `dropped_links_count` | int | |
 //!
 //! Default partition spec `day(timestamp), identity(service_name)`; sort order
@@ -79,14 +84,14 @@
 //! | 7 | `metric_type` | string, required | `gauge`, `sum`, `histogram`, `exponential_histogram`, `summary` |
 //! | 8 | `aggregation_temporality` | int | 1 delta, 2 cumulative (sum and histograms) |
 //! | 9 | `is_monotonic` | boolean | sums only |
-//! | 10–18 | `service_name` … `scope_schema_url` | | as in `logs` (map ids 312–315) |
-//! | 19, 20 | `attributes` (301, 302), `flags` | map, long | the point's |
+//! | 10–18 | `service_name` … `scope_schema_url` | | as in `logs` (map ids 38–41) |
+//! | 19, 20 | `attributes` (42, 43), `flags` | map, long | the point's |
 //! | 21, 22 | `value_double`, `value_int` | double, long | gauge and sum points (whichever was sent) |
 //! | 23–26 | `count`, `sum`, `min`, `max` | long, double ×3 | histogram, exponential histogram and summary points (as sent) |
-//! | 27, 28 | `bucket_counts` (element 303), `explicit_bounds` (304) | list<long>, list<double> | histograms |
-//! | 29–35 | `scale`, `zero_count`, `zero_threshold`, `positive_offset`, `positive_bucket_counts` (305), `negative_offset`, `negative_bucket_counts` (306) | | exponential histograms |
-//! | 36 | `quantile_values` | list (307) of struct<`quantile` double 308, `value` double 309> | summaries |
-//! | 37 | `metric_metadata` | map (310, 311) | the metric's metadata key-values |
+//! | 27, 28 | `bucket_counts` (element 44), `explicit_bounds` (45) | list<long>, list<double> | histograms |
+//! | 29–35 | `scale`, `zero_count`, `zero_threshold`, `positive_offset`, `positive_bucket_counts` (46), `negative_offset`, `negative_bucket_counts` (47) | | exponential histograms |
+//! | 36 | `quantile_values` | list (48) of struct<`quantile` double 49, `value` double 50> | summaries |
+//! | 37 | `metric_metadata` | map (51, 52) | the metric's metadata key-values |
 //!
 //! Columns that do not apply to a point's type are null. Counts are unsigned 64-bit on the
 //! wire and stored in `long` bit for bit. Exemplars are not stored yet (they are read past).
@@ -197,6 +202,7 @@ mod tests {
         let unique: HashSet<_> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len(), "duplicate field ids: {ids:?}");
         assert_eq!(ids.len(), 21 + 6);
+        assert_eq!(*ids.iter().max().unwrap(), 27);
     }
 
     #[test]
@@ -219,6 +225,82 @@ mod tests {
         let unique: HashSet<_> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len(), "duplicate field ids: {ids:?}");
         TableLayout::default().validate(&metrics_schema()).unwrap();
+    }
+
+    /// Iceberg's fresh-id order: a level's fields first, then each container's children.
+    fn fresh_ids(
+        fields: &[arrow::datatypes::FieldRef],
+        next: &mut i32,
+        out: &mut Vec<(String, i32)>,
+    ) {
+        for field in fields {
+            out.push((field.name().clone(), *next));
+            *next += 1;
+        }
+        for field in fields {
+            nested_fresh_ids(field.data_type(), next, out);
+        }
+    }
+
+    fn nested_fresh_ids(data_type: &DataType, next: &mut i32, out: &mut Vec<(String, i32)>) {
+        match data_type {
+            DataType::Struct(children) => fresh_ids(children, next, out),
+            DataType::List(element) => {
+                out.push((element.name().clone(), *next));
+                *next += 1;
+                nested_fresh_ids(element.data_type(), next, out);
+            }
+            DataType::Map(entries, _) => {
+                let DataType::Struct(kv) = entries.data_type() else {
+                    unreachable!()
+                };
+                for child in kv.iter() {
+                    out.push((child.name().clone(), *next));
+                    *next += 1;
+                    nested_fresh_ids(child.data_type(), next, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn declared_ids(fields: &[arrow::datatypes::FieldRef], out: &mut Vec<(String, i32)>) {
+        for field in fields {
+            out.push((field.name().clone(), field_id(field).unwrap()));
+        }
+        for field in fields {
+            nested_declared(field.data_type(), out);
+        }
+    }
+
+    fn nested_declared(data_type: &DataType, out: &mut Vec<(String, i32)>) {
+        match data_type {
+            DataType::Struct(children) => declared_ids(children, out),
+            DataType::List(element) => {
+                out.push((element.name().clone(), field_id(element).unwrap()));
+                nested_declared(element.data_type(), out);
+            }
+            DataType::Map(entries, _) => {
+                let DataType::Struct(kv) = entries.data_type() else {
+                    unreachable!()
+                };
+                for child in kv.iter() {
+                    out.push((child.name().clone(), field_id(child).unwrap()));
+                    nested_declared(child.data_type(), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn ids_follow_icebergs_fresh_id_order() {
+        for schema in [logs_schema(), traces_schema(), metrics_schema()] {
+            let (mut fresh, mut declared) = (Vec::new(), Vec::new());
+            fresh_ids(schema.fields(), &mut 1, &mut fresh);
+            declared_ids(schema.fields(), &mut declared);
+            assert_eq!(declared, fresh);
+        }
     }
 
     #[test]

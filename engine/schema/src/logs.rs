@@ -104,15 +104,15 @@ static LOGS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         field("flags", Int64, true, 9),
         field("event_name", Utf8, true, 10),
         field("service_name", Utf8, false, 11),
-        field("resource_attributes", string_map(101, 102), true, 12),
+        field("resource_attributes", string_map(22, 23), true, 12),
         field("resource_dropped_attributes_count", Int32, true, 13),
         field("resource_schema_url", Utf8, true, 14),
         field("scope_name", Utf8, true, 15),
         field("scope_version", Utf8, true, 16),
-        field("scope_attributes", string_map(103, 104), true, 17),
+        field("scope_attributes", string_map(24, 25), true, 17),
         field("scope_dropped_attributes_count", Int32, true, 18),
         field("scope_schema_url", Utf8, true, 19),
-        field("attributes", string_map(105, 106), true, 20),
+        field("attributes", string_map(26, 27), true, 20),
         field("dropped_attributes_count", Int32, true, 21),
     ]))
 });
