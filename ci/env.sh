@@ -5,3 +5,5 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/icegate/target}"
 export ICEGATE_CACHE="${ICEGATE_CACHE:-$HOME/.cache/icegate}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+# The Python the end-to-end tests run readers with (installed by ci/setup.sh).
+export ICEGATE_PYTHON="${ICEGATE_PYTHON:-$ICEGATE_CACHE/venv/bin/python}"

@@ -11,3 +11,13 @@ rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup com
 if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
 fi
+
+# Python readers (PyIceberg) in a venv keyed by the requirements file's hash.
+venv="$ICEGATE_CACHE/venv"
+stamp="$venv/.requirements-$(sha256sum ci/requirements-test.txt | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r ci/requirements-test.txt
+    touch "$stamp"
+fi

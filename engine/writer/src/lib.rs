@@ -1,0 +1,177 @@
+//! Sealed, sorted Arrow batches into Parquet data files of an Iceberg table.
+//!
+//! [`write_data_files`] splits a batch by the table's partition spec (e.g. one file per
+//! `(day, service)`), writes each part through iceberg-rust's Parquet writer into the table's
+//! storage, and returns [`DataFile`]s carrying what readers prune with: record count, file
+//! size, partition values, and per-column value/null counts and lower/upper bounds.
+//!
+//! Parquet settings ([`ParquetConfig`]): zstd (level configurable), dictionary encoding
+//! (Parquet's default, which pays on low-cardinality columns like `service_name` and
+//! `severity_text` and falls back by itself on high-cardinality ones), column statistics and
+//! the page index on every column, a bloom filter on `trace_id`, row groups and target file
+//! size by configuration. Rows keep the batch's order, so files are written in the table's
+//! sort order. File names are UUIDv7s: a retried write never overwrites another file, and a
+//! file whose commit never happened is only an orphan for the compactor to delete.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use iceberg::arrow::RecordBatchPartitionSplitter;
+use iceberg::spec::{DataFile, DataFileFormat};
+use iceberg::table::Table;
+use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
+use iceberg::writer::file_writer::ParquetWriterBuilder;
+use iceberg::writer::file_writer::location_generator::{
+    DefaultFileNameGenerator, DefaultLocationGenerator,
+};
+use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+use serde::{Deserialize, Serialize};
+
+/// Parquet file settings. In TOML (defaults shown):
+///
+/// ```toml
+/// zstd-level = 3
+/// row-group-rows = 1048576
+/// target-file-size = 134217728
+/// bloom-filter-columns = ["trace_id"]
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct ParquetConfig {
+    /// zstd level, 1 (fast) to 22 (small). Default: 3.
+    pub zstd_level: i32,
+    /// Rows per row group. Default: 1 Mi.
+    pub row_group_rows: usize,
+    /// A file rolls over to the next once it reaches this many bytes. Default: 128 MiB.
+    pub target_file_size: usize,
+    /// Columns with a bloom filter (point lookups such as one trace id). Default: `trace_id`.
+    pub bloom_filter_columns: Vec<String>,
+}
+
+impl Default for ParquetConfig {
+    fn default() -> Self {
+        Self {
+            zstd_level: 3,
+            row_group_rows: 1 << 20,
+            target_file_size: 128 << 20,
+            bloom_filter_columns: vec!["trace_id".into()],
+        }
+    }
+}
+
+/// What can go wrong writing data files; names the table.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("table {table}: invalid Parquet settings: {problem}")]
+    Config { table: String, problem: String },
+    #[error("table {table}: {operation}: {source}")]
+    Iceberg {
+        table: String,
+        operation: &'static str,
+        #[source]
+        source: iceberg::Error,
+    },
+}
+
+impl Error {
+    /// Storage failures are worth retrying; bad settings or data are not.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Iceberg { source, .. } if !matches!(source.kind(), iceberg::ErrorKind::DataInvalid | iceberg::ErrorKind::FeatureUnsupported))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Parquet writer properties for `config`.
+pub fn writer_properties(config: &ParquetConfig) -> Result<WriterProperties, String> {
+    let level = ZstdLevel::try_new(config.zstd_level)
+        .map_err(|err| format!("zstd-level {}: {err}", config.zstd_level))?;
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(level))
+        .set_max_row_group_row_count(Some(config.row_group_rows.max(1)))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_dictionary_enabled(true);
+    for column in &config.bloom_filter_columns {
+        builder = builder.set_column_bloom_filter_enabled(ColumnPath::from(column.as_str()), true);
+    }
+    Ok(builder.build())
+}
+
+/// Writes `batch` (already in the table's sort order) as data files of `table`, one or more
+/// per partition. Nothing is committed: hand the files to the committer.
+pub async fn write_data_files(
+    table: &Table,
+    batch: &RecordBatch,
+    config: &ParquetConfig,
+) -> Result<Vec<DataFile>> {
+    let name = table.identifier().to_string();
+    let iceberg = |operation: &'static str| {
+        let table = name.clone();
+        move |source| Error::Iceberg {
+            table,
+            operation,
+            source,
+        }
+    };
+    if batch.num_rows() == 0 {
+        return Ok(Vec::new());
+    }
+    let metadata = table.metadata();
+    let schema = metadata.current_schema().clone();
+    let properties = writer_properties(config).map_err(|problem| Error::Config {
+        table: name.clone(),
+        problem,
+    })?;
+    let parquet = ParquetWriterBuilder::new(properties, schema.clone());
+    let locations =
+        DefaultLocationGenerator::new(metadata).map_err(iceberg("choose file locations"))?;
+    // A fresh UUIDv7 per batch: unique names, and sorted by creation time in listings.
+    let names = DefaultFileNameGenerator::new(
+        uuid::Uuid::now_v7().to_string(),
+        None,
+        DataFileFormat::Parquet,
+    );
+    let rolling = RollingFileWriterBuilder::new(
+        parquet,
+        config.target_file_size,
+        table.file_io().clone(),
+        locations,
+        names,
+    );
+    let builder = DataFileWriterBuilder::new(rolling);
+    let spec = metadata.default_partition_spec().clone();
+    let parts = if spec.is_unpartitioned() {
+        vec![(None, batch.clone())]
+    } else {
+        RecordBatchPartitionSplitter::try_new_with_computed_values(schema, Arc::clone(&spec))
+            .map_err(iceberg("prepare partitioning"))?
+            .split(batch)
+            .map_err(iceberg("partition the batch"))?
+            .into_iter()
+            .map(|(key, part)| (Some(key), part))
+            .collect()
+    };
+    let mut files = Vec::new();
+    for (key, part) in parts {
+        let mut writer = builder
+            .build(key)
+            .await
+            .map_err(iceberg("open a data file"))?;
+        writer
+            .write(part)
+            .await
+            .map_err(iceberg("write a data file"))?;
+        files.extend(
+            writer
+                .close()
+                .await
+                .map_err(iceberg("finish a data file"))?,
+        );
+    }
+    Ok(files)
+}
