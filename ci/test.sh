@@ -10,6 +10,10 @@ step() { printf '\n==> %s\n' "$*"; }
 step "setup"
 ci/setup.sh
 
+step "start test services (SeaweedFS S3 + Iceberg REST, PostgreSQL)"
+eval "$(ci/services.sh start)"
+trap 'ci/services.sh stop' EXIT
+
 step "cargo fmt --check"
 cargo fmt --all --check
 

@@ -126,7 +126,25 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 
 /// Opens the catalog `config` names (creating the SQLite file and the namespace if needed).
 /// `data_dir` anchors the embedded defaults. Must run inside a tokio runtime.
+///
+/// Opening is idempotent but not atomic: nodes starting together race on the SQL catalog's
+/// `CREATE TABLE IF NOT EXISTS` (PostgreSQL reports the loser as a duplicate key), so a
+/// failed open is retried a few times before it is reported.
 pub async fn open_lake(config: &LakeConfig, data_dir: &Path) -> Result<Lake> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match open_lake_once(config, data_dir).await {
+            Err(err) if attempt < 4 && err.is_retryable() => {
+                tracing::warn!(error = %err, attempt, "opening the catalog failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+async fn open_lake_once(config: &LakeConfig, data_dir: &Path) -> Result<Lake> {
     let (warehouse, mut props) = storage_location(&config.storage, data_dir)?;
     let factory = Arc::new(OpenDalResolvingStorageFactory::new());
     let name = config.catalog_name.clone();

@@ -52,14 +52,30 @@ impl Lake {
             .await
             .map_err(self.catalog_error("check table", ident.to_string()))?;
         if !exists {
-            let creation = table_creation(name, schema, layout)?;
-            match self.catalog.create_table(&self.namespace, creation).await {
-                Ok(table) => {
-                    tracing::info!(table = %ident, "created table");
-                    return Ok(table);
+            // Storage or catalog hiccups during creation are retried a few times; losing the
+            // creation race to another writer is not an error.
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let creation = table_creation(name, schema, layout)?;
+                match self.catalog.create_table(&self.namespace, creation).await {
+                    Ok(table) => {
+                        tracing::info!(table = %ident, "created table");
+                        return Ok(table);
+                    }
+                    Err(err) if err.kind() == iceberg::ErrorKind::TableAlreadyExists => break,
+                    Err(err) => {
+                        let err = self.catalog_error("create table", ident.to_string())(err);
+                        if attempt >= 4 || !err.is_retryable() {
+                            return Err(err);
+                        }
+                        tracing::warn!(error = %err, attempt, "creating the table failed; retrying");
+                        tokio::time::sleep(std::time::Duration::from_millis(100 << attempt)).await;
+                        if self.catalog.table_exists(&ident).await.unwrap_or(false) {
+                            break;
+                        }
+                    }
                 }
-                Err(err) if err.kind() == iceberg::ErrorKind::TableAlreadyExists => {}
-                Err(err) => return Err(self.catalog_error("create table", ident.to_string())(err)),
             }
         }
         self.catalog

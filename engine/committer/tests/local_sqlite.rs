@@ -19,6 +19,7 @@ async fn local_fs_and_sqlite_conform() {
         LakeConfig::default(),
         dir.path(),
         &pyiceberg_catalog(dir.path()),
+        true,
     )
     .await;
 }

@@ -102,6 +102,87 @@ pub fn writer_properties(config: &ParquetConfig) -> Result<WriterProperties, Str
     Ok(builder.build())
 }
 
+/// `batch` re-labelled with `table_schema`'s field ids, columns matched by name.
+///
+/// A catalog may number a new table's fields its own way (iceberg-rust and Java keep the
+/// order IceGate's schemas are written in; other REST catalogs do not), and partitioning and
+/// Parquet field ids follow the table's numbering, so the batch takes the table's ids before
+/// it is written. Column data is shared, not copied. A table column the batch lacks (added by
+/// schema evolution) is filled with nulls; a batch column the table lacks is an error.
+pub fn align_to_table(
+    batch: &RecordBatch,
+    table_schema: &iceberg::spec::Schema,
+) -> Result<RecordBatch, String> {
+    let target =
+        iceberg::arrow::schema_to_arrow_schema(table_schema).map_err(|err| err.to_string())?;
+    if let Some(extra) = batch
+        .schema()
+        .fields()
+        .iter()
+        .find(|field| target.field_with_name(field.name()).is_err())
+    {
+        return Err(format!(
+            "column {:?} is not in the table (schema evolution needed)",
+            extra.name()
+        ));
+    }
+    let mut columns = Vec::with_capacity(target.fields().len());
+    for field in target.fields() {
+        let column = match batch.column_by_name(field.name()) {
+            Some(column) => retype(column, field.data_type())
+                .map_err(|err| format!("column {:?}: {err}", field.name()))?,
+            None => arrow::array::new_null_array(field.data_type(), batch.num_rows()),
+        };
+        columns.push(column);
+    }
+    RecordBatch::try_new(Arc::new(target), columns).map_err(|err| err.to_string())
+}
+
+/// `array` under `data_type`, which must have the same physical layout (only names and
+/// metadata of nested fields differ).
+fn retype(
+    array: &arrow::array::ArrayRef,
+    data_type: &arrow::datatypes::DataType,
+) -> Result<arrow::array::ArrayRef, arrow::error::ArrowError> {
+    if array.data_type() == data_type {
+        return Ok(array.clone());
+    }
+    Ok(arrow::array::make_array(retype_data(
+        array.to_data(),
+        data_type,
+    )?))
+}
+
+fn retype_data(
+    data: arrow::array::ArrayData,
+    data_type: &arrow::datatypes::DataType,
+) -> Result<arrow::array::ArrayData, arrow::error::ArrowError> {
+    use arrow::datatypes::DataType;
+    let child_types: Vec<DataType> = match data_type {
+        DataType::List(element) | DataType::LargeList(element) | DataType::Map(element, _) => {
+            vec![element.data_type().clone()]
+        }
+        DataType::Struct(fields) => fields.iter().map(|f| f.data_type().clone()).collect(),
+        _ => Vec::new(),
+    };
+    if child_types.len() != data.child_data().len() {
+        return Err(arrow::error::ArrowError::SchemaError(format!(
+            "cannot relabel {} as {data_type}",
+            data.data_type()
+        )));
+    }
+    let children = data
+        .child_data()
+        .iter()
+        .zip(&child_types)
+        .map(|(child, child_type)| retype_data(child.clone(), child_type))
+        .collect::<Result<Vec<_>, _>>()?;
+    data.into_builder()
+        .data_type(data_type.clone())
+        .child_data(children)
+        .build()
+}
+
 /// Writes `batch` (already in the table's sort order) as data files of `table`, one or more
 /// per partition. Nothing is committed: hand the files to the committer.
 pub async fn write_data_files(
@@ -124,6 +205,10 @@ pub async fn write_data_files(
     let metadata = table.metadata();
     let schema = metadata.current_schema().clone();
     let properties = writer_properties(config).map_err(|problem| Error::Config {
+        table: name.clone(),
+        problem,
+    })?;
+    let batch = &align_to_table(batch, &schema).map_err(|problem| Error::Config {
         table: name.clone(),
         problem,
     })?;
