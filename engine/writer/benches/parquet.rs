@@ -15,7 +15,13 @@ use tokio::runtime::Runtime;
 
 /// `rows` application log lines over 8 services and 4 hours of one day, as NDJSON text.
 fn raw_logs(rows: usize) -> Vec<u8> {
-    let paths = ["/api/v1/orders", "/api/v1/users", "/healthz", "/api/v2/cart/checkout", "/static/app.js"];
+    let paths = [
+        "/api/v1/orders",
+        "/api/v1/users",
+        "/healthz",
+        "/api/v2/cart/checkout",
+        "/static/app.js",
+    ];
     let mut text = Vec::new();
     for i in 0..rows {
         let status = [200, 200, 200, 201, 404, 500][i * 7 % 6];
@@ -48,7 +54,10 @@ fn parquet(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let (lake, table) = runtime.block_on(async {
         let lake = open_lake(&LakeConfig::default(), dir.path()).await.unwrap();
-        let table = lake.table("logs", &logs_schema(), &TableLayout::default()).await.unwrap();
+        let table = lake
+            .table("logs", &logs_schema(), &TableLayout::default())
+            .await
+            .unwrap();
         (lake, table)
     });
 
@@ -60,8 +69,13 @@ fn parquet(c: &mut Criterion) {
         bytes: text.len() as u64,
     });
     for level in [1, 3, 6] {
-        let config = ParquetConfig { zstd_level: level, ..ParquetConfig::default() };
-        let files = runtime.block_on(write_data_files(&table, &batch, &config)).unwrap();
+        let config = ParquetConfig {
+            zstd_level: level,
+            ..ParquetConfig::default()
+        };
+        let files = runtime
+            .block_on(write_data_files(&table, &batch, &config))
+            .unwrap();
         let stored: u64 = files.iter().map(|f| f.file_size_in_bytes()).sum();
         eprintln!(
             "zstd level {level}: {} raw NDJSON bytes -> {stored} Parquet bytes in {} files: compression ratio {:.1}x",
@@ -70,7 +84,8 @@ fn parquet(c: &mut Criterion) {
             text.len() as f64 / stored as f64
         );
         group.bench_function(BenchmarkId::new("zstd", level), |b| {
-            b.to_async(&runtime).iter(|| write_data_files(&table, &batch, &config))
+            b.to_async(&runtime)
+                .iter(|| write_data_files(&table, &batch, &config))
         });
     }
     group.finish();
@@ -87,8 +102,15 @@ fn parquet(c: &mut Criterion) {
             let (committer, table, small) = (&committer, &table, &small);
             let this = seq;
             async move {
-                let files = write_data_files(table, small, &ParquetConfig::default()).await.unwrap();
-                let request = CommitRequest { writer_id: "bench".into(), first_seq: this, last_seq: this, files };
+                let files = write_data_files(table, small, &ParquetConfig::default())
+                    .await
+                    .unwrap();
+                let request = CommitRequest {
+                    writer_id: "bench".into(),
+                    first_seq: this,
+                    last_seq: this,
+                    files,
+                };
                 committer.commit("logs", request).await.unwrap()
             }
         })

@@ -1,0 +1,81 @@
+//! The server's configuration: one TOML file, `ICEGATE_*` environment variables and flags,
+//! in that order of precedence (flags win). Unknown keys are errors.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use icegate_batcher::BatcherConfig;
+use icegate_committer::LakeConfig;
+use icegate_redact::RedactConfig;
+use icegate_wal::WalConfig;
+use icegate_writer::ParquetConfig;
+use serde::{Deserialize, Serialize};
+
+/// Everything `icegate` reads at start-up. In TOML, every key optional (defaults shown):
+///
+/// ```toml
+/// data-dir = "./icegate-data"      # WAL, warehouse and SQLite catalog live here by default
+/// grpc-addr = "127.0.0.1:4317"
+/// http-addr = "127.0.0.1:4318"
+/// max-request-size = 16777216       # bytes, compressed or decompressed
+/// max-memory = 1073741824           # bytes of batches in memory before 429s
+/// shutdown-timeout-ms = 30000
+/// [batcher]   # flush-size, flush-interval-ms      (icegate_batcher::BatcherConfig)
+/// [wal]       # sync, segment-size, max-disk-size…  (icegate_wal::WalConfig)
+/// [lake]      # catalog, storage, namespace…        (icegate_committer::LakeConfig)
+/// [parquet]   # zstd-level, row-group-rows…         (icegate_writer::ParquetConfig)
+/// [redact]    # detectors, mode, drop-keys…         (icegate_redact::RedactConfig)
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Root of the embedded defaults. Default: `./icegate-data`.
+    pub data_dir: PathBuf,
+    /// OTLP/gRPC listen address. Default: `127.0.0.1:4317`.
+    pub grpc_addr: SocketAddr,
+    /// OTLP/HTTP (and NDJSON, health, metrics) listen address. Default: `127.0.0.1:4318`.
+    pub http_addr: SocketAddr,
+    /// Largest request body, compressed or after decompression. Default: 16 MiB.
+    pub max_request_size: u64,
+    /// Batches held in memory before ingest answers 429. Default: 1 GiB.
+    pub max_memory: u64,
+    /// How long SIGTERM waits for the final flush and commit. Default: 30 000 ms.
+    pub shutdown_timeout_ms: u64,
+    pub batcher: BatcherConfig,
+    pub wal: WalConfig,
+    pub lake: LakeConfig,
+    pub parquet: ParquetConfig,
+    pub redact: RedactConfig,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./icegate-data"),
+            grpc_addr: "127.0.0.1:4317".parse().expect("valid address"),
+            http_addr: "127.0.0.1:4318".parse().expect("valid address"),
+            max_request_size: 16 << 20,
+            max_memory: 1 << 30,
+            shutdown_timeout_ms: 30_000,
+            batcher: BatcherConfig::default(),
+            wal: WalConfig::default(),
+            lake: LakeConfig::default(),
+            parquet: ParquetConfig::default(),
+            redact: RedactConfig::default(),
+        }
+    }
+}
+
+impl IngestConfig {
+    /// Reads a TOML file (unknown keys are errors).
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| anyhow::anyhow!("reading {}: {err}", path.display()))?;
+        toml::from_str(&text).map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))
+    }
+
+    /// The WAL directory.
+    pub fn wal_dir(&self) -> PathBuf {
+        self.data_dir.join("wal")
+    }
+}

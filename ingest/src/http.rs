@@ -1,0 +1,317 @@
+//! OTLP/HTTP (`POST /v1/logs|traces|metrics`, protobuf or JSON, optionally gzip), NDJSON log
+//! lines (`POST /v1/ndjson`), and operations (`/healthz`, `/readyz`, `/metrics`).
+
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use icegate_parser::{NdjsonContext, NdjsonDecoder};
+
+use crate::pipeline::{IngestError, Pipeline};
+use crate::signal::{Encoding, Signal, decode, now_nanos};
+
+/// Shared by the handlers.
+#[derive(Clone)]
+pub struct HttpState {
+    pub pipeline: Arc<Pipeline>,
+    pub max_request_size: u64,
+    pub ready: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The HTTP routes.
+pub fn router(state: HttpState) -> Router {
+    let limit = state.max_request_size as usize;
+    Router::new()
+        .route("/v1/logs", post(|s, h, b| export(s, h, b, Signal::Logs)))
+        .route(
+            "/v1/traces",
+            post(|s, h, b| export(s, h, b, Signal::Traces)),
+        )
+        .route(
+            "/v1/metrics",
+            post(|s, h, b| export(s, h, b, Signal::Metrics)),
+        )
+        .route("/v1/ndjson", post(ndjson))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        // Compressed bodies above the limit are refused with 413 before they are read whole.
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// An error in the request's encoding: `google.rpc.Status` as protobuf or JSON.
+fn status_response(status: StatusCode, encoding: Encoding, message: &str) -> Response {
+    // gRPC status codes, as OTLP/HTTP bodies carry them.
+    let code: u64 = match status {
+        StatusCode::BAD_REQUEST => 3,
+        StatusCode::PAYLOAD_TOO_LARGE | StatusCode::TOO_MANY_REQUESTS => 8,
+        StatusCode::SERVICE_UNAVAILABLE => 14,
+        _ => 13,
+    };
+    let mut response = match encoding {
+        Encoding::Json => (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json_like_status(code, message),
+        )
+            .into_response(),
+        Encoding::Protobuf => {
+            let mut body = vec![0x08];
+            push_varint(&mut body, code);
+            body.push(0x12);
+            push_varint(&mut body, message.len() as u64);
+            body.extend_from_slice(message.as_bytes());
+            (
+                status,
+                [(header::CONTENT_TYPE, "application/x-protobuf")],
+                body,
+            )
+                .into_response()
+        }
+    };
+    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+fn serde_json_like_status(code: u64, message: &str) -> String {
+    let escaped: String = message
+        .chars()
+        .flat_map(|c| match c {
+            '"' => vec!['\\', '"'],
+            '\\' => vec!['\\', '\\'],
+            c if (c as u32) < 0x20 => format!("\\u{:04x}", c as u32).chars().collect(),
+            c => vec![c],
+        })
+        .collect();
+    format!("{{\"code\":{code},\"message\":\"{escaped}\"}}")
+}
+
+fn push_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn content_encoding(headers: &HeaderMap) -> Option<Encoding> {
+    let content_type = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let media = content_type.split(';').next()?.trim().to_ascii_lowercase();
+    match media.as_str() {
+        "application/x-protobuf" | "application/protobuf" => Some(Encoding::Protobuf),
+        "application/json" => Some(Encoding::Json),
+        _ => None,
+    }
+}
+
+/// The body, gunzipped if `Content-Encoding: gzip`, refusing to inflate past `limit` bytes
+/// (a gzip bomb stops at the limit, not at memory exhaustion).
+fn decompressed(
+    headers: &HeaderMap,
+    body: Bytes,
+    limit: u64,
+) -> Result<Bytes, (StatusCode, String)> {
+    let coding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match coding.as_deref() {
+        None | Some("") | Some("identity") => Ok(body),
+        Some("gzip") => {
+            let mut out = Vec::new();
+            let mut reader = flate2::read::MultiGzDecoder::new(&body[..]).take(limit + 1);
+            reader
+                .read_to_end(&mut out)
+                .map_err(|err| (StatusCode::BAD_REQUEST, format!("invalid gzip body: {err}")))?;
+            if out.len() as u64 > limit {
+                return Err((
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("body inflates beyond the {limit}-byte limit"),
+                ));
+            }
+            Ok(Bytes::from(out))
+        }
+        Some(other) => Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("unsupported Content-Encoding {other:?}; use gzip or none"),
+        )),
+    }
+}
+
+fn ingest_error_response(err: &IngestError, encoding: Encoding) -> Response {
+    let status = match err {
+        IngestError::Backpressure { .. } => StatusCode::TOO_MANY_REQUESTS,
+        IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        IngestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    status_response(status, encoding, &err.to_string())
+}
+
+async fn export(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Bytes,
+    signal: Signal,
+) -> Response {
+    let counters = state.pipeline.metrics().signal(signal);
+    let reject = |bytes: usize| {
+        counters.requests_rejected.fetch_add(1, Ordering::Relaxed);
+        counters
+            .bytes_rejected
+            .fetch_add(bytes as u64, Ordering::Relaxed);
+    };
+    let size = body.len();
+    let Some(encoding) = content_encoding(&headers) else {
+        reject(size);
+        return status_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Encoding::Json,
+            "Content-Type must be application/x-protobuf or application/json",
+        );
+    };
+    let body = match decompressed(&headers, body, state.max_request_size) {
+        Ok(body) => body,
+        Err((status, message)) => {
+            reject(size);
+            return status_response(status, encoding, &message);
+        }
+    };
+    let batch = match decode(signal, encoding, &body, now_nanos()) {
+        Ok(batch) => batch,
+        Err(err) => {
+            reject(size);
+            return status_response(StatusCode::BAD_REQUEST, encoding, &err.to_string());
+        }
+    };
+    let key = state.pipeline.table_key(signal);
+    match state.pipeline.accept(key, batch).await {
+        Ok(rows) => {
+            counters
+                .records_accepted
+                .fetch_add(rows as u64, Ordering::Relaxed);
+            counters
+                .bytes_accepted
+                .fetch_add(size as u64, Ordering::Relaxed);
+            // An empty Export*ServiceResponse: full success.
+            match encoding {
+                Encoding::Protobuf => (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/x-protobuf")],
+                    Vec::new(),
+                )
+                    .into_response(),
+                Encoding::Json => (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    "{}",
+                )
+                    .into_response(),
+            }
+        }
+        Err(err) => {
+            reject(size);
+            ingest_error_response(&err, encoding)
+        }
+    }
+}
+
+/// Query parameters of `POST /v1/ndjson`.
+#[derive(Debug, serde::Deserialize)]
+struct NdjsonParams {
+    service: Option<String>,
+}
+
+/// NDJSON log lines. The service comes from `?service=` or the `X-Icegate-Service` header;
+/// `X-Icegate-Attribute-<key>: <value>` headers become resource attributes.
+async fn ndjson(
+    State(state): State<HttpState>,
+    Query(params): Query<NdjsonParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let counters = &state.pipeline.metrics().ndjson;
+    let size = body.len();
+    let body = match decompressed(&headers, body, state.max_request_size) {
+        Ok(body) => body,
+        Err((status, message)) => {
+            counters.requests_rejected.fetch_add(1, Ordering::Relaxed);
+            return status_response(status, Encoding::Json, &message);
+        }
+    };
+    let service_header = headers
+        .get("x-icegate-service")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let mut context = NdjsonContext {
+        service_name: params.service.or(service_header),
+        resource_attributes: Vec::new(),
+    };
+    for (name, value) in &headers {
+        if let (Some(key), Ok(value)) = (
+            name.as_str().strip_prefix("x-icegate-attribute-"),
+            value.to_str(),
+        ) {
+            context
+                .resource_attributes
+                .push((key.to_string(), value.to_string()));
+        }
+    }
+    if let Some(service) = &context.service_name {
+        context
+            .resource_attributes
+            .push(("service.name".into(), service.clone()));
+    }
+    let batch = NdjsonDecoder::new().decode(&body, &context, now_nanos());
+    match state
+        .pipeline
+        .accept(state.pipeline.table_key(Signal::Logs), batch)
+        .await
+    {
+        Ok(rows) => {
+            counters
+                .records_accepted
+                .fetch_add(rows as u64, Ordering::Relaxed);
+            counters
+                .bytes_accepted
+                .fetch_add(size as u64, Ordering::Relaxed);
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                format!("{{\"accepted\":{rows}}}"),
+            )
+                .into_response()
+        }
+        Err(err) => {
+            counters.requests_rejected.fetch_add(1, Ordering::Relaxed);
+            ingest_error_response(&err, Encoding::Json)
+        }
+    }
+}
+
+async fn readyz(State(state): State<HttpState>) -> Response {
+    if state.ready.load(Ordering::Relaxed) && state.pipeline.is_healthy() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    }
+}
+
+async fn metrics(State(state): State<HttpState>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.pipeline.metrics().render(),
+    )
+        .into_response()
+}
