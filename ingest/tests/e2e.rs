@@ -1,0 +1,360 @@
+//! End to end, with real processes on 127.0.0.1: the `icegate` binary, the OpenTelemetry
+//! Python SDK sending over OTLP/HTTP, PyIceberg reading the tables back; a crash test that
+//! SIGKILLs the server under load; hostile input.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn python() -> Option<PathBuf> {
+    let path = std::env::var_os("ICEGATE_PYTHON")
+        .map(PathBuf::from)
+        .filter(|p| p.exists());
+    if path.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ICEGATE_PYTHON is not set up; run ci/setup.sh"
+        );
+        eprintln!("skipping: ICEGATE_PYTHON is not set (run ci/setup.sh)");
+    }
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `icegate` on a data directory.
+struct Icegate {
+    child: Child,
+}
+
+impl Icegate {
+    fn start(data_dir: &Path, port: u16) -> Self {
+        let log = std::fs::File::create(data_dir.with_extension("log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_icegate"))
+            .args(["--data-dir", data_dir.to_str().unwrap()])
+            .args(["--http-addr", &format!("127.0.0.1:{port}")])
+            .args(["--grpc-addr", &format!("127.0.0.1:{}", free_port())])
+            .args(["--flush-interval", "300ms"])
+            .env("ICEGATE_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let server = Icegate { child };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http(port, "GET", "/readyz", "", b"").map(|(status, _)| status) != Some(200) {
+            assert!(Instant::now() < deadline, "icegate did not become ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// SIGTERM and wait: the final flush commits everything acknowledged.
+    fn stop(mut self) {
+        sigterm(self.child.id());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "icegate exited with {status}");
+    }
+
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+fn sigterm(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A minimal HTTP/1.1 request; `None` when the server is unreachable or hangs up.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Option<(u16, Vec<u8>)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let text = String::from_utf8_lossy(&response);
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body_start = response.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    Some((status, response[body_start..].to_vec()))
+}
+
+/// Runs a Python snippet and returns its stdout parsed as JSON.
+fn run_python(python: &Path, script: &str) -> serde_json::Value {
+    let output = Command::new(python).arg("-c").arg(script).output().unwrap();
+    assert!(
+        output.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|err| panic!("{err}: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+fn catalog_expression(data_dir: &Path) -> String {
+    format!(
+        "__import__('pyiceberg.catalog.sql', fromlist=['SqlCatalog']).SqlCatalog('icegate', uri='sqlite:///{}', warehouse='file://{}')",
+        data_dir.join("catalog.db").display(),
+        data_dir.join("warehouse").display()
+    )
+}
+
+#[test]
+fn python_sdk_over_http_lands_in_tables_pyiceberg_reads() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let port = free_port();
+    let server = Icegate::start(&data_dir, port);
+    let sender = format!(
+        r#"
+import logging
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+endpoint = "http://127.0.0.1:{port}"
+resource = Resource.create({{"service.name": "e2e-py"}})
+logs = LoggerProvider(resource=resource)
+logs.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=endpoint + "/v1/logs")))
+logger = logging.getLogger("e2e")
+logger.propagate = False
+logger.addHandler(LoggingHandler(logger_provider=logs))
+logger.setLevel(logging.INFO)
+for i in range(20):
+    logger.warning("py log %d", i, extra={{"iteration": i}})
+traces = TracerProvider(resource=resource)
+traces.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint + "/v1/traces")))
+tracer = traces.get_tracer("e2e")
+for i in range(5):
+    with tracer.start_as_current_span(f"parent-{{i}}") as span:
+        span.set_attribute("i", i)
+        with tracer.start_as_current_span("child"):
+            pass
+reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint + "/v1/metrics"), export_interval_millis=3600000)
+meters = MeterProvider(resource=resource, metric_readers=[reader])
+meter = meters.get_meter("e2e")
+meter.create_counter("requests").add(3, {{"route": "/a"}})
+histogram = meter.create_histogram("latency_ms")
+histogram.record(12.5)
+histogram.record(40.0)
+
+logs.shutdown(); traces.shutdown(); meters.shutdown()
+print("{{}}")
+"#
+    );
+    run_python(&python, &sender);
+    server.stop();
+
+    let report = run_python(
+        &python,
+        &format!(
+            r#"
+import json
+catalog = {}
+logs = catalog.load_table("default.logs").scan().to_arrow()
+traces = catalog.load_table("default.traces").scan().to_arrow()
+metrics = catalog.load_table("default.metrics").scan().to_arrow()
+bodies = sorted(logs["body"].to_pylist())
+print(json.dumps({{
+  "logs": logs.num_rows, "log_services": sorted(set(logs["service_name"].to_pylist())),
+  "bodies": bodies, "severities": sorted(set(logs["severity_text"].to_pylist())),
+  "spans": traces.num_rows, "span_names": sorted(traces["name"].to_pylist()),
+  "children_with_parent": sum(1 for n, p in zip(traces["name"].to_pylist(), traces["parent_span_id"].to_pylist()) if n == "child" and p),
+  "metric_rows": sorted((n, t) for n, t in zip(metrics["metric_name"].to_pylist(), metrics["metric_type"].to_pylist())),
+  "counter_value": [v for n, v in zip(metrics["metric_name"].to_pylist(), metrics["value_int"].to_pylist()) if n == "requests"],
+  "histogram_count": [c for n, c in zip(metrics["metric_name"].to_pylist(), metrics["count"].to_pylist()) if n == "latency_ms"],
+}}))
+"#,
+            catalog_expression(&data_dir)
+        ),
+    );
+    assert_eq!(report["logs"], 20, "{report}");
+    assert_eq!(report["log_services"], serde_json::json!(["e2e-py"]));
+    let expected: Vec<String> = {
+        let mut bodies: Vec<String> = (0..20).map(|i| format!("py log {i}")).collect();
+        bodies.sort();
+        bodies
+    };
+    assert_eq!(report["bodies"], serde_json::json!(expected));
+    assert_eq!(report["severities"], serde_json::json!(["WARN"]));
+    assert_eq!(report["spans"], 10, "{report}");
+    assert_eq!(report["children_with_parent"], 5, "{report}");
+    assert_eq!(
+        report["metric_rows"],
+        serde_json::json!([["latency_ms", "histogram"], ["requests", "sum"]]),
+        "{report}"
+    );
+    assert_eq!(report["counter_value"], serde_json::json!([3]));
+    assert_eq!(report["histogram_count"], serde_json::json!([2]));
+}
+
+fn numbered_log(n: u64) -> Vec<u8> {
+    format!(
+        r#"{{"resourceLogs":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"crash"}}}}]}},"scopeLogs":[{{"logRecords":[{{"timeUnixNano":"{}","body":{{"stringValue":"record-{n}"}}}}]}}]}}]}}"#,
+        1_764_000_000_000_000_000u64 + n
+    )
+    .into_bytes()
+}
+
+#[test]
+fn acknowledged_records_survive_sigkill_exactly_once() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let port = free_port();
+    let mut acknowledged = Vec::new();
+    let mut sent = 0u64;
+    let started = Instant::now();
+    for round in 0..6u64 {
+        let server = Icegate::start(&data_dir, port);
+        let until = Instant::now() + Duration::from_millis(300 + round * 170 % 500);
+        while Instant::now() < until {
+            let n = sent;
+            sent += 1;
+            if let Some((200, _)) = http(
+                port,
+                "POST",
+                "/v1/logs",
+                "application/json",
+                &numbered_log(n),
+            ) {
+                acknowledged.push(n);
+            }
+        }
+        server.kill();
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "crash test over its time budget"
+        );
+    }
+    // A last, clean run replays what the kills left behind and commits it.
+    Icegate::start(&data_dir, port).stop();
+    assert!(
+        acknowledged.len() > 20,
+        "only {} acknowledged",
+        acknowledged.len()
+    );
+
+    let report = run_python(
+        &python,
+        &format!(
+            r#"
+import json, collections
+catalog = {}
+logs = catalog.load_table("default.logs").scan().to_arrow()
+print(json.dumps(collections.Counter(logs["body"].to_pylist())))
+"#,
+            catalog_expression(&data_dir)
+        ),
+    );
+    let counts = report.as_object().unwrap();
+    for n in &acknowledged {
+        assert_eq!(
+            counts.get(&format!("record-{n}")).and_then(|c| c.as_u64()),
+            Some(1),
+            "record-{n}"
+        );
+    }
+    assert!(
+        counts.values().all(|c| c == 1),
+        "a record was committed twice"
+    );
+}
+
+#[test]
+fn hostile_input_gets_precise_statuses_and_the_server_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let port = free_port();
+    let server = Icegate::start(&data_dir, port);
+    let post = |path: &str, content_type: &str, body: &[u8]| {
+        http(port, "POST", path, content_type, body).unwrap().0
+    };
+    // Truncated and garbage protobuf, invalid JSON, wrong content type.
+    assert_eq!(
+        post("/v1/logs", "application/x-protobuf", &[0x0a, 0x05, 0x01]),
+        400
+    );
+    assert_eq!(
+        post("/v1/traces", "application/x-protobuf", b"\xff\xff\xff\xff"),
+        400
+    );
+    assert_eq!(
+        post(
+            "/v1/metrics",
+            "application/json",
+            b"{\"resourceMetrics\": [}"
+        ),
+        400
+    );
+    assert_eq!(post("/v1/logs", "text/plain", b"hello"), 415);
+    // Oversized body (over the 16 MiB default).
+    assert_eq!(
+        post("/v1/logs", "application/json", &vec![b' '; 17 << 20]),
+        413
+    );
+    // A gzip bomb: 64 MiB of zeros in well under a megabyte.
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&vec![0u8; 64 << 20]).unwrap();
+    let bomb = encoder.finish().unwrap();
+    let request = format!(
+        "POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        bomb.len()
+    );
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(&bomb).unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    assert!(
+        response.starts_with("HTTP/1.1 413"),
+        "{}",
+        &response[..response.len().min(80)]
+    );
+    // A slow client that never finishes its body does not block others.
+    let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    slow.write_all(b"POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{").unwrap();
+    // Still serving.
+    assert_eq!(post("/v1/logs", "application/json", &numbered_log(1)), 200);
+    let (status, metrics) = http(port, "GET", "/metrics", "", b"").unwrap();
+    assert_eq!(status, 200);
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics.contains("icegate_requests_rejected_total{signal=\"logs\"}"),
+        "{metrics}"
+    );
+    drop(slow);
+    server.stop();
+}
