@@ -20,6 +20,7 @@
 //!   ingest keeps filling the WAL up to its budget.
 
 pub mod config;
+pub mod grpc;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;

@@ -14,6 +14,7 @@ use icegate_wal::Wal;
 use tokio::sync::watch;
 
 use crate::config::IngestConfig;
+use crate::grpc::{self, GrpcState};
 use crate::http::{HttpState, router};
 use crate::metrics::Metrics;
 use crate::pipeline::{PipelineParts, build};
@@ -22,6 +23,7 @@ use crate::signal::Signal;
 /// A started server: where it listens, and how to stop it.
 pub struct Server {
     pub http_addr: std::net::SocketAddr,
+    pub grpc_addr: std::net::SocketAddr,
     shutdown: watch::Sender<bool>,
     done: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -107,6 +109,18 @@ pub async fn start(config: IngestConfig) -> anyhow::Result<Server> {
         .await
         .with_context(|| format!("binding {}", config.http_addr))?;
     let http_addr = listener.local_addr()?;
+    let grpc_listener = tokio::net::TcpListener::bind(config.grpc_addr)
+        .await
+        .with_context(|| format!("binding {}", config.grpc_addr))?;
+    let grpc_addr = grpc_listener.local_addr()?;
+    let grpc_state = GrpcState {
+        pipeline: state.pipeline.clone(),
+        max_request_size: config.max_request_size as usize,
+    };
+    let mut grpc_shutdown = shutdown_rx.clone();
+    let grpc = tokio::spawn(grpc::serve(grpc_state, grpc_listener, async move {
+        let _ = grpc_shutdown.changed().await;
+    }));
     let mut http_shutdown = shutdown_rx.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, router(state))
@@ -116,11 +130,12 @@ pub async fn start(config: IngestConfig) -> anyhow::Result<Server> {
             .await
     });
     ready.store(true, std::sync::atomic::Ordering::Relaxed);
-    tracing::info!(%http_addr, "icegate is ready");
+    tracing::info!(%http_addr, %grpc_addr, "icegate is ready");
 
     let timeout = Duration::from_millis(config.shutdown_timeout_ms);
     let done = tokio::spawn(async move {
         http.await??;
+        grpc.await??;
         // The HTTP server stopped accepting; the flusher drains what was acknowledged.
         match tokio::time::timeout(timeout, flusher).await {
             Ok(joined) => joined?,
@@ -134,6 +149,7 @@ pub async fn start(config: IngestConfig) -> anyhow::Result<Server> {
     });
     Ok(Server {
         http_addr,
+        grpc_addr,
         shutdown,
         done,
     })

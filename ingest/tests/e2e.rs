@@ -37,11 +37,15 @@ struct Icegate {
 
 impl Icegate {
     fn start(data_dir: &Path, port: u16) -> Self {
+        Self::start_with_grpc(data_dir, port, free_port())
+    }
+
+    fn start_with_grpc(data_dir: &Path, port: u16, grpc_port: u16) -> Self {
         let log = std::fs::File::create(data_dir.with_extension("log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_icegate"))
             .args(["--data-dir", data_dir.to_str().unwrap()])
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
-            .args(["--grpc-addr", &format!("127.0.0.1:{}", free_port())])
+            .args(["--grpc-addr", &format!("127.0.0.1:{grpc_port}")])
             .args(["--flush-interval", "300ms"])
             .env("ICEGATE_LOG", "info")
             .stdout(Stdio::null())
@@ -124,30 +128,42 @@ fn catalog_expression(data_dir: &Path) -> String {
     )
 }
 
-#[test]
-fn python_sdk_over_http_lands_in_tables_pyiceberg_reads() {
+/// The OpenTelemetry Python SDK sends 20 logs, 10 spans and two metrics over `transport`;
+/// PyIceberg then reads exactly those records back.
+fn python_sdk_roundtrip(transport: &str) {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
-    let port = free_port();
-    let server = Icegate::start(&data_dir, port);
+    let (port, grpc_port) = (free_port(), free_port());
+    let server = Icegate::start_with_grpc(&data_dir, port, grpc_port);
     let sender = format!(
         r#"
 import logging
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
-from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-endpoint = "http://127.0.0.1:{port}"
+if "{transport}" == "grpc":
+    from grpc import Compression
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    options = dict(endpoint="127.0.0.1:{grpc_port}", insecure=True, compression=Compression.Gzip)
+    logs_options = traces_options = metrics_options = options
+else:
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    base = "http://127.0.0.1:{port}"
+    logs_options = dict(endpoint=base + "/v1/logs")
+    traces_options = dict(endpoint=base + "/v1/traces")
+    metrics_options = dict(endpoint=base + "/v1/metrics")
 resource = Resource.create({{"service.name": "e2e-py"}})
 logs = LoggerProvider(resource=resource)
-logs.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(endpoint=endpoint + "/v1/logs")))
+logs.add_log_record_processor(SimpleLogRecordProcessor(OTLPLogExporter(**logs_options)))
 logger = logging.getLogger("e2e")
 logger.propagate = False
 logger.addHandler(LoggingHandler(logger_provider=logs))
@@ -155,14 +171,14 @@ logger.setLevel(logging.INFO)
 for i in range(20):
     logger.warning("py log %d", i, extra={{"iteration": i}})
 traces = TracerProvider(resource=resource)
-traces.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint + "/v1/traces")))
+traces.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(**traces_options)))
 tracer = traces.get_tracer("e2e")
 for i in range(5):
     with tracer.start_as_current_span(f"parent-{{i}}") as span:
         span.set_attribute("i", i)
         with tracer.start_as_current_span("child"):
             pass
-reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint + "/v1/metrics"), export_interval_millis=3600000)
+reader = PeriodicExportingMetricReader(OTLPMetricExporter(**metrics_options), export_interval_millis=3600000)
 meters = MeterProvider(resource=resource, metric_readers=[reader])
 meter = meters.get_meter("e2e")
 meter.create_counter("requests").add(3, {{"route": "/a"}})
@@ -218,6 +234,16 @@ print(json.dumps({{
     );
     assert_eq!(report["counter_value"], serde_json::json!([3]));
     assert_eq!(report["histogram_count"], serde_json::json!([2]));
+}
+
+#[test]
+fn python_sdk_over_http_lands_in_tables_pyiceberg_reads() {
+    python_sdk_roundtrip("http");
+}
+
+#[test]
+fn python_sdk_over_grpc_with_gzip_lands_in_tables_pyiceberg_reads() {
+    python_sdk_roundtrip("grpc");
 }
 
 fn numbered_log(n: u64) -> Vec<u8> {

@@ -1,0 +1,260 @@
+//! OTLP/gRPC: the logs, traces and metrics `Export` methods. Request messages reach the
+//! engine's direct decoders as raw bytes (a pass-through codec): no prost structs on the hot
+//! path. gzip request compression is accepted.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Buf, BufMut, Bytes};
+use tonic::codec::{
+    Codec, CompressionEncoding, DecodeBuf, Decoder, EnabledCompressionEncodings, EncodeBuf, Encoder,
+};
+use tonic::codegen::{BoxFuture, Service, StdError, http};
+use tonic::{Code, Status};
+
+use crate::pipeline::{IngestError, Pipeline};
+use crate::signal::{Encoding, Signal, decode, now_nanos};
+
+/// Bytes in, bytes out: the message is decoded by the engine, not by prost.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+#[derive(Debug)]
+struct RawEncoder;
+
+#[derive(Debug)]
+struct RawDecoder;
+
+impl Encoder for RawEncoder {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawDecoder {
+    type Item = Bytes;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawEncoder;
+    type Decoder = RawDecoder;
+
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
+    }
+}
+
+/// What every signal's service shares.
+#[derive(Clone)]
+pub struct GrpcState {
+    pub pipeline: Arc<Pipeline>,
+    pub max_request_size: usize,
+}
+
+impl GrpcState {
+    async fn export(&self, signal: Signal, body: Bytes) -> Result<tonic::Response<Bytes>, Status> {
+        let counters = self.pipeline.metrics().signal(signal);
+        let size = body.len() as u64;
+        let reject = |status: Status| {
+            counters
+                .requests_rejected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            counters
+                .bytes_rejected
+                .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+            status
+        };
+        let batch = decode(signal, Encoding::Protobuf, &body, now_nanos())
+            .map_err(|err| reject(Status::invalid_argument(err.to_string())))?;
+        match self
+            .pipeline
+            .accept(self.pipeline.table_key(signal), batch)
+            .await
+        {
+            Ok(rows) => {
+                counters
+                    .records_accepted
+                    .fetch_add(rows as u64, std::sync::atomic::Ordering::Relaxed);
+                counters
+                    .bytes_accepted
+                    .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+                // An empty Export*ServiceResponse: full success.
+                Ok(tonic::Response::new(Bytes::new()))
+            }
+            Err(err) => Err(reject(ingest_status(&err))),
+        }
+    }
+}
+
+/// RESOURCE_EXHAUSTED carries a `google.rpc.RetryInfo` (retry in 1 s), as OTLP asks.
+fn ingest_status(err: &IngestError) -> Status {
+    match err {
+        IngestError::Backpressure { .. } => {
+            let message = err.to_string();
+            Status::with_details(
+                Code::ResourceExhausted,
+                message.clone(),
+                Bytes::from(retry_status(&message)),
+            )
+        }
+        IngestError::Unavailable(_) => Status::unavailable(err.to_string()),
+        IngestError::Internal(_) => Status::internal(err.to_string()),
+    }
+}
+
+/// A `google.rpc.Status` with one `google.rpc.RetryInfo { retry_delay: 1s }` detail.
+fn retry_status(message: &str) -> Vec<u8> {
+    fn field(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+        out.push(tag);
+        let mut len = bytes.len();
+        while len >= 0x80 {
+            out.push((len as u8) | 0x80);
+            len >>= 7;
+        }
+        out.push(len as u8);
+        out.extend_from_slice(bytes);
+    }
+    let duration = [0x08, 0x01]; // seconds = 1
+    let mut retry_info = Vec::new();
+    field(&mut retry_info, 0x0a, &duration);
+    let mut any = Vec::new();
+    field(&mut any, 0x0a, b"type.googleapis.com/google.rpc.RetryInfo");
+    field(&mut any, 0x12, &retry_info);
+    let mut status = vec![0x08, Code::ResourceExhausted as u8];
+    field(&mut status, 0x12, message.as_bytes());
+    field(&mut status, 0x1a, &any);
+    status
+}
+
+struct Export {
+    state: GrpcState,
+    signal: Signal,
+}
+
+impl tonic::server::UnaryService<Bytes> for Export {
+    type Response = Bytes;
+    type Future = BoxFuture<tonic::Response<Bytes>, Status>;
+
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+        let state = self.state.clone();
+        let signal = self.signal;
+        Box::pin(async move { state.export(signal, request.into_inner()).await })
+    }
+}
+
+fn call<B>(
+    state: GrpcState,
+    signal: Signal,
+    path: &'static str,
+    req: http::Request<B>,
+) -> BoxFuture<http::Response<tonic::body::Body>, Infallible>
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    if req.uri().path() != path {
+        return Box::pin(async move {
+            let mut response = http::Response::new(tonic::body::Body::default());
+            let headers = response.headers_mut();
+            headers.insert(Status::GRPC_STATUS, (Code::Unimplemented as i32).into());
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                tonic::metadata::GRPC_CONTENT_TYPE,
+            );
+            Ok(response)
+        });
+    }
+    Box::pin(async move {
+        let mut accept = EnabledCompressionEncodings::default();
+        accept.enable(CompressionEncoding::Gzip);
+        let max = state.max_request_size;
+        let mut grpc = tonic::server::Grpc::new(RawCodec)
+            .apply_compression_config(accept, EnabledCompressionEncodings::default())
+            .apply_max_message_size_config(Some(max), None);
+        Ok(grpc.unary(Export { state, signal }, req).await)
+    })
+}
+
+macro_rules! otlp_service {
+    ($name:ident, $signal:expr, $service:literal) => {
+        /// The OTLP service of one signal.
+        #[derive(Clone)]
+        pub struct $name(pub GrpcState);
+
+        impl<B> Service<http::Request<B>> for $name
+        where
+            B: tonic::codegen::Body + Send + 'static,
+            B::Error: Into<StdError> + Send + 'static,
+        {
+            type Response = http::Response<tonic::body::Body>;
+            type Error = Infallible;
+            type Future = BoxFuture<Self::Response, Self::Error>;
+
+            fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn call(&mut self, req: http::Request<B>) -> Self::Future {
+                call(
+                    self.0.clone(),
+                    $signal,
+                    concat!("/", $service, "/Export"),
+                    req,
+                )
+            }
+        }
+
+        impl tonic::server::NamedService for $name {
+            const NAME: &'static str = $service;
+        }
+    };
+}
+
+otlp_service!(
+    LogsService,
+    Signal::Logs,
+    "opentelemetry.proto.collector.logs.v1.LogsService"
+);
+otlp_service!(
+    TracesService,
+    Signal::Traces,
+    "opentelemetry.proto.collector.trace.v1.TraceService"
+);
+otlp_service!(
+    MetricsService,
+    Signal::Metrics,
+    "opentelemetry.proto.collector.metrics.v1.MetricsService"
+);
+
+/// Serves the three services on `listener` until `shutdown` resolves.
+pub async fn serve(
+    state: GrpcState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    tonic::transport::Server::builder()
+        .add_service(LogsService(state.clone()))
+        .add_service(TracesService(state.clone()))
+        .add_service(MetricsService(state))
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener),
+            shutdown,
+        )
+        .await
+}
