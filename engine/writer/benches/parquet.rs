@@ -115,6 +115,53 @@ fn parquet(c: &mut Criterion) {
             }
         })
     });
+    // The same against SeaweedFS S3 (with a SQLite catalog) when the test services run
+    // (`eval "$(ci/services.sh start)"`).
+    if let (Ok(endpoint), Ok(bucket)) = (
+        std::env::var("ICEGATE_TEST_S3_ENDPOINT"),
+        std::env::var("ICEGATE_TEST_S3_BUCKET"),
+    ) {
+        let s3_dir = tempfile::tempdir().unwrap();
+        let config = LakeConfig {
+            storage: icegate_committer::StorageConfig::S3 {
+                bucket,
+                prefix: format!("bench-{}", std::process::id()),
+                endpoint: Some(endpoint),
+                region: "us-east-1".into(),
+                path_style_access: true,
+                access_key_id: std::env::var("ICEGATE_TEST_S3_ACCESS_KEY").ok(),
+                secret_access_key: std::env::var("ICEGATE_TEST_S3_SECRET_KEY").ok(),
+            },
+            ..LakeConfig::default()
+        };
+        let (s3_committer, s3_table) = runtime.block_on(async {
+            let lake = open_lake(&config, s3_dir.path()).await.unwrap();
+            let table = lake
+                .table("logs", &logs_schema(), &TableLayout::default())
+                .await
+                .unwrap();
+            (IcebergCommitter::new(lake), table)
+        });
+        group.bench_function("seaweedfs_s3_sqlite", |b| {
+            b.to_async(&runtime).iter(|| {
+                seq += 1;
+                let (committer, table, small) = (&s3_committer, &s3_table, &small);
+                let this = seq;
+                async move {
+                    let files = write_data_files(table, small, &ParquetConfig::default())
+                        .await
+                        .unwrap();
+                    let request = CommitRequest {
+                        writer_id: "bench".into(),
+                        first_seq: this,
+                        last_seq: this,
+                        files,
+                    };
+                    committer.commit("logs", request).await.unwrap()
+                }
+            })
+        });
+    }
     group.finish();
 }
 
