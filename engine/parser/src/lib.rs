@@ -16,7 +16,7 @@
 //! - [`NdjsonDecoder`]: newline-delimited JSON log lines → `logs` (well-known keys for time,
 //!   level, message, service and ids; everything else flattened into attributes; a line that
 //!   is not JSON is kept as the body, never dropped).
-//! - [`reference`]: the same conversion through prost and opentelemetry-proto, kept as the
+//! - [`reference`](mod@reference): the same conversion through prost and opentelemetry-proto, kept as the
 //!   definition of "correct": property tests prove the direct decoder equal to it.
 //!
 //! Every decoder rejects malformed input with a [`DecodeError`] that names the field and byte

@@ -32,15 +32,15 @@
 //! | 9 | `flags` | long | W3C trace flags as sent (0 when absent) |
 //! | 10 | `event_name` | string | |
 //! | 11 | `service_name` | string, required | resource attribute `service.name`, else `unknown_service` |
-//! | 12 | `resource_attributes` | map<string,string> (key 22, value 23) | |
+//! | 12 | `resource_attributes` | `map<string,string> (key 22, value 23)` | |
 //! | 13 | `resource_dropped_attributes_count` | int | |
 //! | 14 | `resource_schema_url` | string | |
 //! | 15 | `scope_name` | string | |
 //! | 16 | `scope_version` | string | |
-//! | 17 | `scope_attributes` | map<string,string> (key 24, value 25) | |
+//! | 17 | `scope_attributes` | `map<string,string> (key 24, value 25)` | |
 //! | 18 | `scope_dropped_attributes_count` | int | |
 //! | 19 | `scope_schema_url` | string | |
-//! | 20 | `attributes` | map<string,string> (key 26, value 27) | the record's attributes |
+//! | 20 | `attributes` | `map<string,string> (key 26, value 27)` | the record's attributes |
 //! | 21 | `dropped_attributes_count` | int | |
 //!
 //! Attribute values: strings as-is; booleans, integers and doubles as their JSON literal
@@ -88,7 +88,7 @@
 //! | 19, 20 | `attributes` (42, 43), `flags` | map, long | the point's |
 //! | 21, 22 | `value_double`, `value_int` | double, long | gauge and sum points (whichever was sent) |
 //! | 23–26 | `count`, `sum`, `min`, `max` | long, double ×3 | histogram, exponential histogram and summary points (as sent) |
-//! | 27, 28 | `bucket_counts` (element 44), `explicit_bounds` (45) | list<long>, list<double> | histograms |
+//! | 27, 28 | `bucket_counts` (element 44), `explicit_bounds` (45) | `list<long>, list<double>` | histograms |
 //! | 29–35 | `scale`, `zero_count`, `zero_threshold`, `positive_offset`, `positive_bucket_counts` (46), `negative_offset`, `negative_bucket_counts` (47) | | exponential histograms |
 //! | 36 | `quantile_values` | list (48) of struct<`quantile` double 49, `value` double 50> | summaries |
 //! | 37 | `metric_metadata` | map (51, 52) | the metric's metadata key-values |
