@@ -50,7 +50,10 @@ fn parquet(c: &mut Criterion) {
     let runtime = Runtime::new().unwrap();
     let rows = 100_000;
     let text = raw_logs(rows);
-    let batch = NdjsonDecoder::new().decode(&text, &NdjsonContext::default(), 0);
+    let unsorted = NdjsonDecoder::new().decode(&text, &NdjsonContext::default(), 0);
+    // As the pipeline hands it over: sorted by the table's sort order.
+    let batch =
+        icegate_batcher::sort_batch("logs", &unsorted, &TableLayout::default().sort_by).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (lake, table) = runtime.block_on(async {
         let lake = open_lake(&LakeConfig::default(), dir.path()).await.unwrap();
@@ -88,6 +91,27 @@ fn parquet(c: &mut Criterion) {
                 .iter(|| write_data_files(&table, &batch, &config))
         });
     }
+    // Unsorted input takes the fallback path (one reorder by partition).
+    let config = ParquetConfig::default();
+    group.bench_function("unsorted_zstd_3", |b| {
+        b.to_async(&runtime)
+            .iter(|| write_data_files(&table, &unsorted, &config))
+    });
+    // The same rows into an unpartitioned table: the cost of splitting by partition.
+    let unpartitioned = runtime.block_on(async {
+        let layout = TableLayout {
+            partition_by: Vec::new(),
+            ..TableLayout::default()
+        };
+        lake.table("logs_unpartitioned", &logs_schema(), &layout)
+            .await
+            .unwrap()
+    });
+    let config = ParquetConfig::default();
+    group.bench_function("unpartitioned_zstd_3", |b| {
+        b.to_async(&runtime)
+            .iter(|| write_data_files(&unpartitioned, &batch, &config))
+    });
     group.finish();
 
     let mut group = c.benchmark_group("write_and_commit_10k_logs");
