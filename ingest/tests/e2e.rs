@@ -41,8 +41,13 @@ impl Icegate {
     }
 
     fn start_with_grpc(data_dir: &Path, port: u16, grpc_port: u16) -> Self {
+        Self::start_with(data_dir, port, grpc_port, &[])
+    }
+
+    fn start_with(data_dir: &Path, port: u16, grpc_port: u16, extra_args: &[&str]) -> Self {
         let log = std::fs::File::create(data_dir.with_extension("log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_icegate"))
+            .args(extra_args)
             .args(["--data-dir", data_dir.to_str().unwrap()])
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
             .args(["--grpc-addr", &format!("127.0.0.1:{grpc_port}")])
@@ -71,6 +76,16 @@ impl Icegate {
     fn kill(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Icegate {
+    /// A failing test must not leave a server behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -383,4 +398,227 @@ fn hostile_input_gets_precise_statuses_and_the_server_keeps_serving() {
     );
     drop(slow);
     server.stop();
+}
+
+/// A TCP proxy in front of the S3 server that can cut the connection: an object-storage
+/// outage without touching the shared server other tests use.
+struct Outage {
+    port: u16,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Open connections, cut when the outage starts (pooled keep-alive connections too).
+    live: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
+}
+
+impl Outage {
+    fn proxy(target: std::net::SocketAddr) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let down = Arc::new(AtomicBool::new(false));
+        let flag = down.clone();
+        let live = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let tracked = live.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if flag.load(Ordering::SeqCst) {
+                    drop(client); // storage unreachable
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(target) else {
+                    continue;
+                };
+                tracked.lock().unwrap().push(client.try_clone().unwrap());
+                let (mut client_read, mut server_write) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let (mut server_read, mut client_write) = (server, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut client_read, &mut server_write);
+                    let _ = server_write.shutdown(std::net::Shutdown::Both);
+                });
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut server_read, &mut client_write);
+                    let _ = client_write.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        Outage { port, down, live }
+    }
+
+    fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+        if down {
+            for stream in self.live.lock().unwrap().drain(..) {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+fn sized_log(n: u64, padding: usize) -> Vec<u8> {
+    format!(
+        r#"{{"resourceLogs":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"outage"}}}}]}},"scopeLogs":[{{"logRecords":[{{"timeUnixNano":"{}","body":{{"stringValue":"record-{n}"}},"attributes":[{{"key":"pad","value":{{"stringValue":"{}"}}}}]}}]}}]}}]}}"#,
+        1_764_000_000_000_000_000u64 + n,
+        "x".repeat(padding)
+    )
+    .into_bytes()
+}
+
+fn metric_value(port: u16, name: &str) -> u64 {
+    let (_, body) = http(port, "GET", "/metrics", "", b"").unwrap();
+    String::from_utf8(body)
+        .unwrap()
+        .lines()
+        .find(|line| line.starts_with(name))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn storage_outage_backpressures_then_commits_the_backlog() {
+    let Some(python) = python() else { return };
+    let (Ok(endpoint), Ok(bucket)) = (
+        std::env::var("ICEGATE_TEST_S3_ENDPOINT"),
+        std::env::var("ICEGATE_TEST_S3_BUCKET"),
+    ) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "test services are not running"
+        );
+        eprintln!("skipping: start the test services with eval \"$(ci/services.sh start)\"");
+        return;
+    };
+    let target: std::net::SocketAddr = endpoint.trim_start_matches("http://").parse().unwrap();
+    let outage = Outage::proxy(target);
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let prefix = format!("outage-{}", std::process::id());
+    let config = dir.path().join("icegate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+max-memory = 8388608
+[batcher]
+flush-interval-ms = 200
+[wal]
+segment-size = "256KiB"
+max-disk-size = "3MiB"
+max-record-size = "1MiB"
+[lake.storage]
+type = "s3"
+bucket = "{bucket}"
+prefix = "{prefix}"
+endpoint = "http://127.0.0.1:{}"
+path-style-access = true
+access-key-id = "{}"
+secret-access-key = "{}"
+"#,
+            outage.port,
+            std::env::var("ICEGATE_TEST_S3_ACCESS_KEY").unwrap(),
+            std::env::var("ICEGATE_TEST_S3_SECRET_KEY").unwrap()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let server = Icegate::start_with(
+        &data_dir,
+        port,
+        free_port(),
+        &["--config", config.to_str().unwrap()],
+    );
+    let mut acknowledged = Vec::new();
+    let mut n = 0u64;
+    let mut send = |padding: usize, acknowledged: &mut Vec<u64>| -> u16 {
+        let status = http(
+            port,
+            "POST",
+            "/v1/logs",
+            "application/json",
+            &sized_log(n, padding),
+        )
+        .map_or(0, |(s, _)| s);
+        if status == 200 {
+            acknowledged.push(n);
+        }
+        n += 1;
+        status
+    };
+    for _ in 0..30 {
+        assert_eq!(send(100, &mut acknowledged), 200);
+    }
+    std::thread::sleep(Duration::from_millis(800)); // committed before the outage
+
+    // Storage goes away: ingest keeps acknowledging into the WAL, then pushes back.
+    outage.set_down(true);
+    let started = Instant::now();
+    let mut saw_429 = false;
+    while started.elapsed() < Duration::from_secs(60) {
+        match send(20_000, &mut acknowledged) {
+            200 => {}
+            429 => {
+                saw_429 = true;
+                break;
+            }
+            other => panic!("unexpected status {other} during the outage"),
+        }
+    }
+    assert!(saw_429, "no backpressure after {} requests", n);
+    assert!(metric_value(port, "icegate_backpressure_events_total") > 0);
+    // The flusher's writes really fail (after the storage client's own retries).
+    let waited = Instant::now();
+    while metric_value(port, "icegate_commit_failures_total") == 0 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "no failed flush during the outage"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let during_outage = acknowledged.len();
+
+    // Storage comes back: the backlog commits, the WAL empties, and ingest accepts again.
+    outage.set_down(false);
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "ingest never recovered"
+        );
+        if send(100, &mut acknowledged) == 200 && acknowledged.len() > during_outage + 5 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    server.stop();
+
+    let report = run_python(
+        &python,
+        &format!(
+            r#"
+import json, collections
+from pyiceberg.catalog.sql import SqlCatalog
+catalog = SqlCatalog("icegate", uri="sqlite:///{}", warehouse="s3://{bucket}/{prefix}",
+    **{{"s3.endpoint": "{endpoint}", "s3.access-key-id": "{}", "s3.secret-access-key": "{}", "s3.region": "us-east-1", "s3.path-style-access": "true"}})
+logs = catalog.load_table("default.logs").scan(selected_fields=("body",)).to_arrow()
+print(json.dumps(collections.Counter(logs["body"].to_pylist())))
+"#,
+            data_dir.join("catalog.db").display(),
+            std::env::var("ICEGATE_TEST_S3_ACCESS_KEY").unwrap(),
+            std::env::var("ICEGATE_TEST_S3_SECRET_KEY").unwrap()
+        ),
+    );
+    let counts = report.as_object().unwrap();
+    for n in &acknowledged {
+        assert_eq!(
+            counts.get(&format!("record-{n}")).and_then(|c| c.as_u64()),
+            Some(1),
+            "record-{n}"
+        );
+    }
+    assert!(
+        counts.values().all(|c| c == 1),
+        "a record was committed twice"
+    );
 }
