@@ -145,12 +145,21 @@ fn catalog_expression(data_dir: &Path) -> String {
 
 /// The OpenTelemetry Python SDK sends 20 logs, 10 spans and two metrics over `transport`;
 /// PyIceberg then reads exactly those records back.
-fn python_sdk_roundtrip(transport: &str) {
+fn python_sdk_roundtrip(transport: &str, on_s3: bool) {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     let (port, grpc_port) = (free_port(), free_port());
-    let server = Icegate::start_with_grpc(&data_dir, port, grpc_port);
+    // On S3: the warehouse in SeaweedFS (catalog still SQLite in the data directory).
+    let s3 = on_s3.then(|| s3_storage(dir.path(), &data_dir)).flatten();
+    if on_s3 && s3.is_none() {
+        return;
+    }
+    let extra: Vec<&str> = match &s3 {
+        Some((config, _)) => vec!["--config", config.to_str().unwrap()],
+        None => Vec::new(),
+    };
+    let server = Icegate::start_with(&data_dir, port, grpc_port, &extra);
     let sender = format!(
         r#"
 import logging
@@ -228,7 +237,10 @@ print(json.dumps({{
   "histogram_count": [c for n, c in zip(metrics["metric_name"].to_pylist(), metrics["count"].to_pylist()) if n == "latency_ms"],
 }}))
 "#,
-            catalog_expression(&data_dir)
+            s3.as_ref().map_or_else(
+                || catalog_expression(&data_dir),
+                |(_, catalog)| catalog.clone()
+            )
         ),
     );
     assert_eq!(report["logs"], 20, "{report}");
@@ -253,12 +265,17 @@ print(json.dumps({{
 
 #[test]
 fn python_sdk_over_http_lands_in_tables_pyiceberg_reads() {
-    python_sdk_roundtrip("http");
+    python_sdk_roundtrip("http", false);
+}
+
+#[test]
+fn python_sdk_over_http_into_seaweedfs_s3_lands_in_tables_pyiceberg_reads() {
+    python_sdk_roundtrip("http", true);
 }
 
 #[test]
 fn python_sdk_over_grpc_with_gzip_lands_in_tables_pyiceberg_reads() {
-    python_sdk_roundtrip("grpc");
+    python_sdk_roundtrip("grpc", false);
 }
 
 fn numbered_log(n: u64) -> Vec<u8> {
@@ -398,6 +415,38 @@ fn hostile_input_gets_precise_statuses_and_the_server_keeps_serving() {
     );
     drop(slow);
     server.stop();
+}
+
+/// A config file putting the warehouse on the test S3 server, and the PyIceberg catalog
+/// expression that reads it; `None` (skip) when the services are not running.
+fn s3_storage(dir: &Path, data_dir: &Path) -> Option<(PathBuf, String)> {
+    let (Ok(endpoint), Ok(bucket)) = (
+        std::env::var("ICEGATE_TEST_S3_ENDPOINT"),
+        std::env::var("ICEGATE_TEST_S3_BUCKET"),
+    ) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "test services are not running"
+        );
+        eprintln!("skipping: start the test services with eval \"$(ci/services.sh start)\"");
+        return None;
+    };
+    let key = std::env::var("ICEGATE_TEST_S3_ACCESS_KEY").unwrap();
+    let secret = std::env::var("ICEGATE_TEST_S3_SECRET_KEY").unwrap();
+    let prefix = format!("sdk-{}-{}", std::process::id(), free_port());
+    let config = dir.join("s3.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[lake.storage]\ntype = \"s3\"\nbucket = \"{bucket}\"\nprefix = \"{prefix}\"\nendpoint = \"{endpoint}\"\npath-style-access = true\naccess-key-id = \"{key}\"\nsecret-access-key = \"{secret}\"\n"
+        ),
+    )
+    .unwrap();
+    let catalog = format!(
+        "__import__('pyiceberg.catalog.sql', fromlist=['SqlCatalog']).SqlCatalog('icegate', uri='sqlite:///{}', warehouse='s3://{bucket}/{prefix}', **{{'s3.endpoint': '{endpoint}', 's3.access-key-id': '{key}', 's3.secret-access-key': '{secret}', 's3.region': 'us-east-1', 's3.path-style-access': 'true'}})",
+        data_dir.join("catalog.db").display()
+    );
+    Some((config, catalog))
 }
 
 /// A TCP proxy in front of the S3 server that can cut the connection: an object-storage
