@@ -189,3 +189,33 @@ proptest! {
         let _ = record::decode(&bytes);
     }
 }
+
+#[test]
+fn known_schemas_stay_out_of_the_record_and_others_travel_inline() {
+    let key = TableKey::new("default", "logs");
+    let one_row = logs(&[("a", 1)]);
+    let compact = record::encode(&key, &one_row).unwrap();
+    assert!(
+        compact.len() < 3000,
+        "a one-row logs record takes {} bytes",
+        compact.len()
+    );
+    assert_eq!(record::decode(&compact).unwrap().1, one_row);
+
+    // A schema IceGate does not know (here: one column dropped) is carried inline.
+    let projected = one_row.project(&[0, 5]).unwrap();
+    let inline = record::encode(&key, &projected).unwrap();
+    assert_eq!(record::decode(&inline).unwrap().1, projected);
+
+    // Version 1 records (schema always inline, no schema byte) still decode.
+    let mut v1 = vec![1u8];
+    for name in ["default", "logs"] {
+        v1.push(name.len() as u8);
+        v1.extend_from_slice(name.as_bytes());
+    }
+    let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut v1, &one_row.schema()).unwrap();
+    writer.write(&one_row).unwrap();
+    writer.finish().unwrap();
+    drop(writer);
+    assert_eq!(record::decode(&v1).unwrap().1, one_row);
+}
