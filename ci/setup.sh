@@ -21,3 +21,6 @@ if [ ! -f "$stamp" ]; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r ci/requirements-test.txt
     touch "$stamp"
 fi
+
+# Real sample logs (Debian's fail2ban test files) for the datasets crate and benchmarks.
+datasets/fetch-fail2ban.sh
