@@ -16,15 +16,16 @@ use tonic::{Code, Status};
 use crate::pipeline::{IngestError, Pipeline};
 use crate::signal::{Encoding, Signal, decode, now_nanos};
 
-/// Bytes in, bytes out: the message is decoded by the engine, not by prost.
+/// Bytes in, bytes out: the message is decoded by the engine, not by prost. Clients of
+/// already-encoded messages (the load generator) use it too.
 #[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
+pub struct RawCodec;
 
 #[derive(Debug)]
-struct RawEncoder;
+pub struct RawEncoder;
 
 #[derive(Debug)]
-struct RawDecoder;
+pub struct RawDecoder;
 
 impl Encoder for RawEncoder {
     type Item = Bytes;
