@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds the release binaries and runs the end-to-end cases:
+#   bench-harness/run.sh [case ...] [-- harness flags]
+# Results go to results/<date>-rust-2c/e2e/ (see bench-harness --help).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source ci/env.sh
+bench-harness/setup.sh
+cargo build --release --locked -p icegate-ingest -p icegate-loadgen -p icegate-bench-harness
+exec "$CARGO_TARGET_DIR/release/bench-harness" run "$@"
