@@ -24,3 +24,6 @@ fi
 
 # Real sample logs (Debian's fail2ban test files) for the datasets crate and benchmarks.
 datasets/fetch-fail2ban.sh
+
+# Benchmark peers (rotel, the Go collector), valgrind and gungraun-runner for the gate.
+bench-harness/setup.sh

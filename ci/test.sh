@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README: "run all tests"): installs what the tests need, then
-# format check, clippy, the test suite (nextest), doc tests and a warning-free docs build.
+# format check, clippy, the test suite (nextest), doc tests, a warning-free docs build and the
+# instruction-count regression gate on the hot paths (Callgrind; bench-harness/instructions.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source ci/env.sh
@@ -28,5 +29,9 @@ cargo test --workspace --doc --locked
 
 step "docs build"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+
+step "instruction-count gate (hot paths under Callgrind, 2 % tolerance)"
+cargo build --workspace --locked --bins --quiet
+"$CARGO_TARGET_DIR/debug/bench-harness" gate
 
 step "all checks passed"
