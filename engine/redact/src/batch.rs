@@ -1,6 +1,7 @@
 //! Redacting the configured columns of a record batch; untouched columns are shared, not
 //! copied.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -55,57 +56,81 @@ impl Redactor {
         })
     }
 
-    /// The column redacted, or `None` if no value changed.
+    /// The column redacted, or `None` if no value changed (the common case costs one scan of
+    /// the value buffer and no allocation).
     fn redact_strings(&self, strings: &StringArray) -> Option<ArrayRef> {
-        let redacted: Vec<Option<std::borrow::Cow<'_, str>>> = strings
-            .iter()
-            .map(|value| value.map(|text| self.redact_text(text)))
+        let changed: Vec<(usize, String)> = self
+            .rows_to_check(strings)
+            .filter(|&row| strings.is_valid(row))
+            .filter_map(|row| match self.redact_text(strings.value(row)) {
+                Cow::Owned(text) => Some((row, text)),
+                Cow::Borrowed(_) => None,
+            })
             .collect();
-        if redacted
-            .iter()
-            .flatten()
-            .all(|value| matches!(value, std::borrow::Cow::Borrowed(_)))
-        {
+        if changed.is_empty() {
             return None;
         }
-        Some(Arc::new(
-            redacted
-                .iter()
-                .map(|value| value.as_deref())
-                .collect::<StringArray>(),
-        ))
+        let mut builder = StringBuilder::with_capacity(strings.len(), strings.values().len());
+        let mut replacements = changed.into_iter().peekable();
+        for row in 0..strings.len() {
+            if strings.is_null(row) {
+                builder.append_null();
+            } else if replacements.peek().is_some_and(|(r, _)| *r == row) {
+                let (_, text) = replacements.next().expect("peeked");
+                builder.append_value(text);
+            } else {
+                builder.append_value(strings.value(row));
+            }
+        }
+        Some(Arc::new(builder.finish()))
     }
 
-    /// The map with dropped keys removed and values redacted, or `None` if nothing changed.
+    /// The rows of `strings` that may need redaction, in order.
+    fn rows_to_check(&self, strings: &StringArray) -> Box<dyn Iterator<Item = usize>> {
+        match self.candidate_rows(strings.values(), strings.value_offsets()) {
+            Some(rows) => Box::new(rows.into_iter()),
+            None => Box::new(0..strings.len()),
+        }
+    }
+
+    /// The map with dropped keys removed and values redacted, or `None` if nothing changed
+    /// (checked first, so an unchanged map is not copied).
     fn redact_map(&self, map: &MapArray) -> Result<Option<ArrayRef>, arrow::error::ArrowError> {
         let keys = map.keys().as_string::<i32>();
         let values = map.values().as_string::<i32>();
         let offsets = map.value_offsets();
+        let entries = offsets[0] as usize..offsets[map.len()] as usize;
+        let dropped = entries
+            .clone()
+            .any(|entry| self.drops_key(keys.value(entry)));
+        let redacted = || {
+            self.rows_to_check(values).any(|entry| {
+                entries.contains(&entry)
+                    && values.is_valid(entry)
+                    && matches!(self.redact_text(values.value(entry)), Cow::Owned(_))
+            })
+        };
+        if !dropped && !redacted() {
+            return Ok(None);
+        }
         let mut new_keys = StringBuilder::new();
         let mut new_values = StringBuilder::new();
         let mut new_offsets = Vec::with_capacity(offsets.len());
         new_offsets.push(0i32);
-        let mut changed = false;
         for row in 0..map.len() {
             for entry in offsets[row] as usize..offsets[row + 1] as usize {
                 let key = keys.value(entry);
                 if self.drops_key(key) {
-                    changed = true;
                     continue;
                 }
                 new_keys.append_value(key);
                 if values.is_null(entry) {
                     new_values.append_null();
                 } else {
-                    let value = self.redact_text(values.value(entry));
-                    changed |= matches!(value, std::borrow::Cow::Owned(_));
-                    new_values.append_value(value);
+                    new_values.append_value(self.redact_text(values.value(entry)));
                 }
             }
             new_offsets.push(new_keys.len() as i32);
-        }
-        if !changed {
-            return Ok(None);
         }
         let DataType::Map(entries_field, ordered) = map.data_type() else {
             unreachable!("a map array has a map type")

@@ -1,9 +1,11 @@
 //! PII redaction on Arrow string columns, applied to decoded batches before they reach the
 //! WAL, so nothing sensitive ever touches disk.
 //!
-//! A [`RegexSet`](regex::RegexSet) of every enabled detector is the prefilter: a value none of
-//! them matches is returned as-is, without a copy. A value that matches goes through the
-//! matching detectors' own regexes; detectors with a validator (payment cards: Luhn; IPv6:
+//! A prefilter decides which detectors can match a value: for ASCII text (nearly every log
+//! line) one Aho-Corasick pass over trigger literals (`@`, `bearer`, `akia`, …) plus byte
+//! scans for digit shapes; for other text a [`RegexSet`](regex::RegexSet) of every enabled
+//! detector. A value no detector can match is returned as-is, without a copy. A value that
+//! may match goes through those detectors' own regexes; detectors with a validator (payment cards: Luhn; IPv6:
 //! the address parser) keep look-alikes that fail it. Each match becomes
 //!
 //! - `mask` mode: `[REDACTED:email]`;
@@ -24,6 +26,7 @@ mod batch;
 mod config;
 mod detectors;
 mod error;
+mod prefilter;
 mod redactor;
 
 pub use config::{CustomPattern, Detector, RedactConfig, RedactMode};

@@ -7,6 +7,7 @@ use regex::{Regex, RegexSet};
 use crate::config::{Detector, RedactConfig, RedactMode};
 use crate::detectors;
 use crate::error::{Error, Result};
+use crate::prefilter::Prefilter;
 
 struct Rule {
     label: String,
@@ -18,7 +19,10 @@ struct Rule {
 /// Applies a [`RedactConfig`]. Build once, share freely (`&self` everywhere).
 pub struct Redactor {
     enabled: bool,
+    /// Which rules match, for text the fast prefilter cannot take (non-ASCII).
     prefilter: RegexSet,
+    /// Which rules may match ASCII text, cheaply; `None` beyond 64 rules.
+    fast: Option<Prefilter>,
     rules: Vec<Rule>,
     mode: RedactMode,
     hash_key: [u8; 32],
@@ -61,9 +65,11 @@ impl Redactor {
                     .into(),
             ));
         }
+        let fast = Prefilter::new(&rules.iter().map(|rule| rule.detector).collect::<Vec<_>>());
         Ok(Self {
             enabled: config.enabled && !(rules.is_empty() && config.drop_keys.is_empty()),
             prefilter,
+            fast,
             rules,
             mode: config.mode,
             hash_key: blake3::derive_key(
@@ -90,12 +96,65 @@ impl Redactor {
         if !self.enabled || self.rules.is_empty() {
             return Cow::Borrowed(text);
         }
+        match &self.fast {
+            Some(fast) if text.is_ascii() => {
+                let candidates = fast.candidates(text);
+                if candidates == 0 {
+                    return Cow::Borrowed(text);
+                }
+                // Confirmed on the original text, as the RegexSet path decides.
+                let matched = (0..self.rules.len())
+                    .filter(|&index| candidates & (1 << index) != 0)
+                    .filter(|&index| self.rules[index].regex.is_match(text));
+                self.apply(text, matched)
+            }
+            _ => self.redact_text_with_set(text),
+        }
+    }
+
+    /// Rows of a string column (its contiguous `values` buffer and `offsets`) that may
+    /// need redaction, found by scanning the whole buffer at once; `None` when the fast
+    /// prefilter cannot decide (non-ASCII text, custom patterns): then every row is one.
+    pub(crate) fn candidate_rows(&self, values: &[u8], offsets: &[i32]) -> Option<Vec<usize>> {
+        let fast = self.fast.as_ref()?;
+        let base = *offsets.first()? as usize;
+        let end = *offsets.last()? as usize;
+        let bytes = &values[base..end];
+        if !bytes.is_ascii() {
+            return None;
+        }
+        let mut rows = Vec::new();
+        let complete = fast.scan(bytes, &mut |start, stop| {
+            // Every row the range overlaps (a range may straddle rows: a superset is fine).
+            let first = offsets.partition_point(|&o| (o as usize) <= base + start) - 1;
+            let last = offsets.partition_point(|&o| (o as usize) < base + stop.max(start + 1)) - 1;
+            rows.extend(first..=last.min(offsets.len() - 2));
+        });
+        if !complete {
+            return None;
+        }
+        rows.sort_unstable();
+        rows.dedup();
+        Some(rows)
+    }
+
+    /// The reference path: one overlapping `RegexSet` search decides which rules run.
+    #[doc(hidden)]
+    pub fn redact_text_with_set<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        if !self.enabled || self.rules.is_empty() {
+            return Cow::Borrowed(text);
+        }
         let matched = self.prefilter.matches(text);
         if !matched.matched_any() {
             return Cow::Borrowed(text);
         }
+        self.apply(text, matched.iter())
+    }
+
+    /// Runs the `matched` rules, in rule order, each over the previous one's output.
+    fn apply<'t>(&self, text: &'t str, matched: impl Iterator<Item = usize>) -> Cow<'t, str> {
         let mut current = Cow::Borrowed(text);
-        for index in matched.iter() {
+        for index in matched {
             let rule = &self.rules[index];
             let mut changed = false;
             let replaced = rule

@@ -268,3 +268,90 @@ proptest! {
         prop_assert_eq!(redactor.redact_text(&once).into_owned(), once);
     }
 }
+
+/// Pieces of log text that trigger (or nearly trigger) every detector, so random
+/// concatenations exercise the prefilter's edges.
+fn fragment() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("ann@example.com".to_string()),
+        Just("a@b".to_string()),
+        Just("4111 1111 1111 1111".to_string()),
+        Just("4111-1111-1111-1112".to_string()),
+        Just("5500000000000004".to_string()),
+        Just("10.0.0.1".to_string()),
+        Just("256.1.1.1".to_string()),
+        Just("fe80::1%eth0".to_string()),
+        Just("12:34:56".to_string()),
+        Just("Bearer abcdefghijklmnop".to_string()),
+        Just("BEARER x".to_string()),
+        Just("eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl".to_string()),
+        Just("AKIAABCDEFGHIJKLMNOP".to_string()),
+        Just("ghp_abcdefghijklmnopqrstuvwxyz0123456789".to_string()),
+        Just("xoxb-1234567890-abc".to_string()),
+        Just("sk_live_abcdefghijklmnop".to_string()),
+        Just("api_key=\"abcdef0123456789\"".to_string()),
+        Just("SECRET-KEY: abcdefghijklmnop".to_string()),
+        Just("order 123456789012".to_string()),
+        "[ -~]{0,12}",
+        "[0-9 \\-.:@]{0,20}",
+    ]
+}
+
+proptest! {
+    /// The fast prefilter decides exactly as the RegexSet does.
+    #[test]
+    fn the_fast_path_equals_the_regex_set_path(
+        parts in proptest::collection::vec(fragment(), 0..8),
+        separator in "[ ,;=\\-/]",
+    ) {
+        let text = parts.join(&separator);
+        for redactor in [&*ALL_DETECTORS, &*HASHING_WITH_CUSTOM] {
+            prop_assert_eq!(
+                redactor.redact_text(&text).into_owned(),
+                redactor.redact_text_with_set(&text).into_owned()
+            );
+        }
+    }
+}
+
+static HASHING_WITH_CUSTOM: std::sync::LazyLock<Redactor> = std::sync::LazyLock::new(|| {
+    Redactor::new(&RedactConfig {
+        mode: RedactMode::Hash,
+        hash_key: "a key of at least sixteen bytes".into(),
+        custom: vec![CustomPattern {
+            name: "order".into(),
+            pattern: r"order \d+".into(),
+        }],
+        ..RedactConfig::default()
+    })
+    .unwrap()
+});
+
+proptest! {
+    /// Whole-column scanning picks every row that per-row redaction would change.
+    #[test]
+    fn column_scanning_equals_per_row_redaction(
+        rows in proptest::collection::vec(
+            proptest::option::of(proptest::collection::vec(fragment(), 0..4)), 0..12),
+        offset in 0usize..3,
+    ) {
+        use std::sync::Arc;
+        use arrow::array::StringArray;
+        use arrow::datatypes::{DataType, Field, Schema};
+        let texts: Vec<Option<String>> = rows.iter().map(|r| r.as_ref().map(|p| p.join(" "))).collect();
+        let column = StringArray::from(texts.clone());
+        // A sliced column: its value buffer starts at a non-zero offset.
+        let column = column.slice(offset.min(texts.len()), texts.len() - offset.min(texts.len()));
+        let schema = Arc::new(Schema::new(vec![Field::new("body", DataType::Utf8, true)]));
+        let batch = arrow::array::RecordBatch::try_new(schema, vec![Arc::new(column.clone())]).unwrap();
+        let redactor = &*ALL_DETECTORS;
+        let out = redactor.redact_batch(&batch).unwrap();
+        let out = out.column(0).as_string::<i32>();
+        for row in 0..column.len() {
+            let expected = column.is_valid(row)
+                .then(|| redactor.redact_text_with_set(column.value(row)).into_owned());
+            let actual = out.is_valid(row).then(|| out.value(row).to_string());
+            prop_assert_eq!(actual, expected);
+        }
+    }
+}
