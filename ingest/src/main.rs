@@ -8,6 +8,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use icegate_ingest::IngestConfig;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Receives OpenTelemetry logs, traces and metrics (OTLP/HTTP) and JSON log lines, makes
 /// them durable in a write-ahead log, and commits them to Apache Iceberg tables.
 #[derive(Debug, Parser)]

@@ -271,15 +271,15 @@ impl Flusher {
             let deadline = self.batcher.next_deadline();
             tokio::select! {
                 message = self.from_pipeline.recv() => match message {
-                    Some(message) => self.receive(message).await,
+                    Some(message) => off_workers(self.receive(message)).await,
                     None => break,
                 },
-                _ = sleep_until(deadline) => {
+                _ = sleep_until(deadline) => off_workers(async {
                     match self.batcher.seal_due(Instant::now()) {
                         Ok(sealed) => for batch in sealed { self.flush(batch).await },
                         Err(err) => tracing::error!(error = %err, "sealing failed"),
                     }
-                }
+                }).await,
                 _ = shutdown.changed() => break,
             }
         }
@@ -403,6 +403,19 @@ impl Flusher {
         self.tables.remove(&sealed.key);
         tracing::debug!(table = %sealed.key, rows = sealed.batch.num_rows(), first_seq = sealed.first_seq, last_seq = sealed.last_seq, "committed");
         Ok(())
+    }
+}
+
+/// Runs flusher work — sealing sorts a table's batch, flushing encodes Parquet: hundreds of
+/// milliseconds of CPU — outside the runtime's worker pool when it has one (the worker hands
+/// its other tasks to a fresh worker first), so requests keep being acknowledged meanwhile
+/// instead of queueing behind the flush.
+async fn off_workers<F: std::future::Future>(work: F) -> F::Output {
+    let handle = tokio::runtime::Handle::current();
+    if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+        tokio::task::block_in_place(|| handle.block_on(work))
+    } else {
+        work.await
     }
 }
 
