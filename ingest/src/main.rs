@@ -8,9 +8,6 @@ use std::process::ExitCode;
 use clap::Parser;
 use icegate_ingest::IngestConfig;
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Receives OpenTelemetry logs, traces and metrics (OTLP/HTTP) and JSON log lines, makes
 /// them durable in a write-ahead log, and commits them to Apache Iceberg tables.
 #[derive(Debug, Parser)]
@@ -79,7 +76,23 @@ fn config(args: &Args) -> anyhow::Result<IngestConfig> {
     Ok(config)
 }
 
+/// glibc gives every thread that allocates its own arena (up to 8 per core) and rarely
+/// returns their memory: with flush work moving between threads, RSS measured 3x the batch
+/// budget. One arena per core measured 660 MB -> 210 MB at 100 MB/s, at no CPU cost.
+/// `MALLOC_ARENA_MAX` in the environment still wins.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // SAFETY: mallopt only tunes the allocator; it runs before any other thread starts.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, cores.min(64) as libc::c_int);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
