@@ -74,6 +74,19 @@ impl IngestConfig {
         toml::from_str(&text).map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))
     }
 
+    /// The file at `path` (defaults without one), with `data_dir` in place of the file's when
+    /// given: what every tool reading the server's configuration starts from.
+    pub fn load(path: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Result<Self> {
+        let mut config = match path {
+            Some(path) => Self::from_file(path)?,
+            None => Self::default(),
+        };
+        if let Some(dir) = data_dir {
+            config.data_dir = dir.to_path_buf();
+        }
+        Ok(config)
+    }
+
     /// The WAL directory.
     pub fn wal_dir(&self) -> PathBuf {
         self.data_dir.join("wal")

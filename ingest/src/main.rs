@@ -54,13 +54,7 @@ fn parse_duration_ms(text: &str) -> Result<u64, String> {
 }
 
 fn config(args: &Args) -> anyhow::Result<IngestConfig> {
-    let mut config = match &args.config {
-        Some(path) => IngestConfig::from_file(path)?,
-        None => IngestConfig::default(),
-    };
-    if let Some(dir) = &args.data_dir {
-        config.data_dir = dir.clone();
-    }
+    let mut config = IngestConfig::load(args.config.as_deref(), args.data_dir.as_deref())?;
     if let Some(addr) = args.grpc_addr {
         config.grpc_addr = addr;
     }

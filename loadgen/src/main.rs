@@ -179,14 +179,10 @@ async fn run(args: RunArgs) -> anyhow::Result<bool> {
         );
     }
     let server = if args.verify {
-        let mut config = match &args.config {
-            Some(path) => IngestConfig::from_file(path)?,
-            None => IngestConfig::default(),
-        };
-        if let Some(dir) = &args.data_dir {
-            config.data_dir = dir.clone();
-        }
-        Some(config)
+        Some(IngestConfig::load(
+            args.config.as_deref(),
+            args.data_dir.as_deref(),
+        )?)
     } else {
         None
     };
