@@ -98,9 +98,12 @@ struct RunArgs {
 
 #[derive(Debug, clap::Args)]
 struct CapacityArgs {
-    /// A bench-harness case summary (JSON) supplying the measured figures.
+    /// A bench-harness summary.json supplying the measured figures (of --case).
     #[arg(long)]
     from: Option<PathBuf>,
+    /// The case of --from to take figures from. Default: the first.
+    #[arg(long)]
+    case: Option<String>,
     /// TB of raw data per day.
     #[arg(long, default_value_t = 1.0)]
     tb_per_day: f64,
@@ -220,6 +223,15 @@ fn capacity(args: CapacityArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("reading {}", path.display()))?,
         )?,
         None => serde_json::Value::Null,
+    };
+    // A bench-harness run summary holds cases; take the one asked for.
+    let measured = match measured.get("cases").and_then(serde_json::Value::as_array) {
+        Some(cases) => cases
+            .iter()
+            .find(|c| args.case.as_deref().is_none_or(|name| c["case"] == name))
+            .cloned()
+            .with_context(|| format!("no case {:?} in --from", args.case))?,
+        None => measured,
     };
     let from = |key: &str| measured.get(key).and_then(serde_json::Value::as_f64);
     let input = CapacityInput {
