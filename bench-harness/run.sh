@@ -6,5 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source ci/env.sh
 bench-harness/setup.sh
-cargo build --release --locked -p icegate-ingest -p icegate-loadgen -p icegate-bench-harness
+cargo build --release --locked -p icegate-ingest -p icegate-loadgen -p icegate-bench-harness -p ice-grep
+# `bench-harness/run.sh query` runs the ice-grep vs DuckDB benchmark instead of the cases.
+if [ "${1:-}" = "query" ]; then
+    shift
+    exec "$CARGO_TARGET_DIR/release/bench-harness" query "$@"
+fi
 exec "$CARGO_TARGET_DIR/release/bench-harness" run "$@"

