@@ -57,7 +57,7 @@ enum Command {
     },
     /// ice-grep against DuckDB's iceberg extension on one generated logs table.
     Query {
-        #[arg(long, default_value_t = 10_000_000)]
+        #[arg(long, default_value_t = 10_000_032)]
         rows: u64,
         #[arg(long, default_value_t = 48)]
         hours: u64,

@@ -314,6 +314,8 @@ fn print_rows(
         let [times, services, levels, texts] = [0, 1, 2, 3].map(|index| column_text(batch, index));
         let rows = times?.into_iter().zip(services?).zip(levels?).zip(texts?);
         for (((time, service), level), text) in rows {
+            // One record per line: multi-line bodies (stack traces) keep their breaks as \n.
+            let text = text.map(|t| t.replace('\r', "\\r").replace('\n', "\\n"));
             let field = |value: &Option<String>| value.as_deref().unwrap_or("-").to_string();
             let (time, service, level, text) =
                 (field(&time), field(&service), field(&level), field(&text));

@@ -57,7 +57,7 @@ rows = {name: [] for name in ["timestamp", "service_name", "severity_number", "s
 for index in range(services):
     service = f"svc-{index:04d}"
     for second, (number, text, body) in enumerate(
-        [(9, "INFO", f"job {index} started"), (17, "ERROR", f"job {index} failed: disk full")]
+        [(9, "INFO", f"job {index} started"), (17, "ERROR", f"job {index} failed: disk full\n\tat worker.run(worker.py:42)")]
     ):
         rows["timestamp"].append(start + timedelta(seconds=index * 2 + second))
         rows["service_name"].append(service)
