@@ -81,7 +81,11 @@ pub fn spawn(
                     }),
                     None => break,
                 }
-                std::thread::sleep(every);
+                // Short naps, so stopping (and so a caller's timing) never waits a whole period.
+                let next = Instant::now() + every;
+                while !stop.load(Ordering::Relaxed) && Instant::now() < next {
+                    std::thread::sleep(every.min(Duration::from_millis(2)));
+                }
             }
             samples
         })

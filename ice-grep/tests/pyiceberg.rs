@@ -71,7 +71,11 @@ fn a_pyiceberg_table_of_thousands_of_files_is_searched_and_pruned() {
     };
     let (code, lines, err) = ice_grep(dir, &["--severity", "error", "disk full"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(lines.len(), SERVICES, "one line per record, even multi-line ones");
+    assert_eq!(
+        lines.len(),
+        SERVICES,
+        "one line per record, even multi-line ones"
+    );
     assert_eq!(
         lines[0],
         "2025-11-26T10:00:01.000000Z svc-0000 ERROR job 0 failed: disk full\\n\tat worker.run(worker.py:42)"
