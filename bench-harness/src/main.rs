@@ -31,7 +31,7 @@ enum Command {
         cases: Vec<String>,
         #[arg(long, default_value = "bench-harness/cases")]
         cases_dir: PathBuf,
-        /// Results folder. Default: results/<date>-<machine>/e2e.
+        /// Results folder. Default: results/DATE-MACHINE/e2e.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Directory with the release icegate and icegate-loadgen.
@@ -66,7 +66,7 @@ enum Command {
         /// Where the generated table lives (kept between runs).
         #[arg(long, default_value = "/var/tmp/icegate-query-bench")]
         data_dir: PathBuf,
-        /// Results folder. Default: results/<date>-<machine>/query.
+        /// Results folder. Default: results/DATE-MACHINE/query.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Directory with the release ice-grep.
