@@ -121,13 +121,7 @@ impl Measured {
     /// Waits for the process to exit on its own.
     pub fn wait(mut self) -> anyhow::Result<(Vec<Sample>, Usage)> {
         let usage = wait4(self.child.id() as libc::pid_t, 0)?.context("waiting for a child")?;
-        self.stop.store(true, Ordering::Relaxed);
-        let samples = self
-            .sampler
-            .take()
-            .map(|s| s.join().unwrap_or_default())
-            .unwrap_or_default();
-        Ok((samples, usage))
+        Ok((self.samples(), usage))
     }
 
     /// SIGTERM, then waits up to `grace` before SIGKILL; returns the samples and the usage.
@@ -147,13 +141,16 @@ impl Measured {
             }
             std::thread::sleep(Duration::from_millis(5));
         };
+        Ok((self.samples(), usage))
+    }
+
+    /// Stops the sampler (the process has exited) and takes what it recorded.
+    fn samples(&mut self) -> Vec<Sample> {
         self.stop.store(true, Ordering::Relaxed);
-        let samples = self
-            .sampler
+        self.sampler
             .take()
             .map(|s| s.join().unwrap_or_default())
-            .unwrap_or_default();
-        Ok((samples, usage))
+            .unwrap_or_default()
     }
 }
 

@@ -205,9 +205,8 @@ async fn grep(cli: &Cli) -> anyhow::Result<bool> {
         .as_deref()
         .map(|as_of| snapshots::resolve(&table, as_of))
         .transpose()?;
-    let context = session
-        .context(&[name.as_str()], cli.lake.as_of.as_deref())
-        .await?;
+    // Loaded and resolved once, for the query and for the stats.
+    let context = session.context_for(&name, table.clone(), snapshot).await?;
     let sql = options.sql(kind, &name);
     let started = Instant::now();
     let frame = context.sql(&sql).await?;

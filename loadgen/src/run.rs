@@ -1,7 +1,7 @@
 //! The send loop: `concurrency` workers, each with a request in flight, sharing
 //! `connections`, paced open-loop when a rate is set.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -21,9 +21,9 @@ pub struct RequestLog {
     pub acked: HashMap<u64, u64>,
     /// Requests whose fate is unknown (transport errors, timeouts): the receiver may or may
     /// not have kept them.
-    pub unknown: Vec<u64>,
+    pub unknown: HashSet<u64>,
     /// Requests the receiver refused (an error status after the last retry).
-    pub refused: Vec<u64>,
+    pub refused: HashSet<u64>,
 }
 
 /// A finished run.
@@ -241,7 +241,7 @@ async fn work(
                     if attempt >= spec.max_retries
                         || deadline.is_some_and(|d| Instant::now() >= d + spec.timeout())
                     {
-                        result.log.refused.push(request_id);
+                        result.log.refused.insert(request_id);
                         break;
                     }
                     attempt += 1;
@@ -253,9 +253,9 @@ async fn work(
                 Outcome::Failed { status } => {
                     live.errors.fetch_add(1, Ordering::Relaxed);
                     if status.starts_with("transport") {
-                        result.log.unknown.push(request_id);
+                        result.log.unknown.insert(request_id);
                     } else {
-                        result.log.refused.push(request_id);
+                        result.log.refused.insert(request_id);
                     }
                     *result.errors.entry(status).or_insert(0) += 1;
                     break;

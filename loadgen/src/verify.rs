@@ -187,8 +187,8 @@ mod tests {
         let mut log = RequestLog::default();
         log.acked.insert(1, 10);
         log.acked.insert(2, 10);
-        log.refused.push(3);
-        log.unknown.push(4);
+        log.refused.insert(3);
+        log.unknown.insert(4);
         let exact: HashMap<u64, u64> = [(1, 10), (2, 10), (4, 10)].into();
         let report = judge("logs", &exact, &log, Duration::ZERO);
         assert!(report.ok, "{report:?}");

@@ -52,27 +52,54 @@ impl LakeSession {
     /// A session with every existing table among `names` registered under its name, at
     /// `as_of` (a snapshot id or a time; see [`snapshots::resolve`]) if given.
     pub async fn context(&self, names: &[&str], as_of: Option<&str>) -> Result<SessionContext> {
-        // Identifiers stay case-sensitive-friendly and plans use both cores.
-        let config = SessionConfig::new()
-            .with_information_schema(true)
-            .set_bool("datafusion.sql_parser.enable_ident_normalization", true);
-        let context = SessionContext::new_with_config(config);
+        let context = new_context();
         for name in names {
             let table = match self.table(name).await {
                 Ok(table) => table,
                 Err(QueryError::MissingTable { .. }) => continue,
                 Err(err) => return Err(err),
             };
-            let provider = match as_of {
-                Some(text) => {
-                    let snapshot = snapshots::resolve(&table, text)?;
-                    IcebergStaticTableProvider::try_new_from_table_snapshot(table, snapshot).await
-                }
-                None => IcebergStaticTableProvider::try_new_from_table(table).await,
-            }
-            .map_err(QueryError::iceberg(format!("opening {name}")))?;
-            context.register_table(*name, Arc::new(provider))?;
+            let snapshot = as_of
+                .map(|text| snapshots::resolve(&table, text))
+                .transpose()?;
+            register(&context, name, table, snapshot).await?;
         }
         Ok(context)
     }
+
+    /// A session with one already loaded table registered as `name`, at `snapshot` if given.
+    pub async fn context_for(
+        &self,
+        name: &str,
+        table: Table,
+        snapshot: Option<i64>,
+    ) -> Result<SessionContext> {
+        let context = new_context();
+        register(&context, name, table, snapshot).await?;
+        Ok(context)
+    }
+}
+
+fn new_context() -> SessionContext {
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .set_bool("datafusion.sql_parser.enable_ident_normalization", true);
+    SessionContext::new_with_config(config)
+}
+
+async fn register(
+    context: &SessionContext,
+    name: &str,
+    table: Table,
+    snapshot: Option<i64>,
+) -> Result<()> {
+    let provider = match snapshot {
+        Some(snapshot) => {
+            IcebergStaticTableProvider::try_new_from_table_snapshot(table, snapshot).await
+        }
+        None => IcebergStaticTableProvider::try_new_from_table(table).await,
+    }
+    .map_err(QueryError::iceberg(format!("opening {name}")))?;
+    context.register_table(name, Arc::new(provider))?;
+    Ok(())
 }
