@@ -11,9 +11,10 @@ use std::hint::black_box;
 
 use arrow::array::RecordBatch;
 use gungraun::{library_benchmark, library_benchmark_group, main};
-use icegate_batcher::{TableKey, record, sort_batch};
+use icegate_batcher::{TableKey, sort_batch};
 use icegate_datasets::{DatasetConfig, LogGenerator, LogShape, otlp};
 use icegate_parser::{NdjsonContext, NdjsonDecoder, OtlpJsonLogsDecoder, OtlpLogsDecoder};
+use icegate_pipeline::record;
 use icegate_redact::{RedactConfig, Redactor};
 use icegate_schema::TableLayout;
 use prost::Message;

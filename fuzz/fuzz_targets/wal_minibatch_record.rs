@@ -4,5 +4,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = icegate_batcher::record::decode(data);
+    let _ = icegate_pipeline::record::decode(data);
 });

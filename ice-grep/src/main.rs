@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
-use icegate_ingest::IngestConfig;
+use icegate_pipeline::IngestConfig;
 use icegate_query::explain::scan_stats;
 use icegate_query::grep::parse_severity;
 use icegate_query::time::{format_micros, now_micros, parse_time};

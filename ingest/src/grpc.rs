@@ -13,8 +13,8 @@ use tonic::codec::{
 use tonic::codegen::{BoxFuture, Service, StdError, http};
 use tonic::{Code, Status};
 
-use crate::pipeline::{IngestError, Pipeline};
 use crate::signal::{Encoding, Signal, decode, now_nanos};
+use icegate_pipeline::{Error as IngestError, Pipeline};
 
 /// Bytes in, bytes out: the message is decoded by the engine, not by prost. Clients of
 /// already-encoded messages (the load generator) use it too.
@@ -114,8 +114,10 @@ fn ingest_status(err: &IngestError) -> Status {
                 Bytes::from(retry_status(&message)),
             )
         }
+        // Too large for one record: retrying the same request cannot succeed (no RetryInfo).
+        IngestError::TooLarge { .. } => Status::resource_exhausted(err.to_string()),
         IngestError::Unavailable(_) => Status::unavailable(err.to_string()),
-        IngestError::Internal(_) => Status::internal(err.to_string()),
+        _ => Status::internal(err.to_string()),
     }
 }
 

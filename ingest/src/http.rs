@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use icegate_parser::{NdjsonContext, NdjsonDecoder};
 
-use crate::pipeline::{IngestError, Pipeline};
 use crate::signal::{Encoding, Signal, decode, now_nanos};
+use icegate_pipeline::{Error as IngestError, Pipeline};
 
 /// Shared by the handlers.
 #[derive(Clone)]
@@ -152,8 +152,9 @@ fn decompressed(
 fn ingest_error_response(err: &IngestError, encoding: Encoding) -> Response {
     let status = match err {
         IngestError::Backpressure { .. } => StatusCode::TOO_MANY_REQUESTS,
+        IngestError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         IngestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        IngestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     status_response(status, encoding, &err.to_string())
 }
@@ -299,19 +300,28 @@ async fn ndjson(
     }
 }
 
+/// 200 when the node can make requests durable, else 503; the body (JSON) says why, and
+/// how every table's lane is doing (state, commits, quarantined batches).
 async fn readyz(State(state): State<HttpState>) -> Response {
-    if state.ready.load(Ordering::Relaxed) && state.pipeline.is_healthy() {
-        (StatusCode::OK, "ready").into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready").into_response()
+    let mut readiness = state.pipeline.readiness();
+    if !state.ready.load(Ordering::Relaxed) {
+        readiness.ready = false;
+        readiness.reasons.insert(0, "not listening yet".into());
     }
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::to_string(&readiness).unwrap_or_else(|_| "{}".into());
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn metrics(State(state): State<HttpState>) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.pipeline.metrics().render(),
+        crate::metrics::render(&state.pipeline),
     )
         .into_response()
 }

@@ -11,21 +11,19 @@
 //!
 //! - A request is acknowledged only after its records are durable in the WAL; the WAL holds
 //!   the decoded, redacted mini-batch (Arrow IPC), so replay needs no re-validation.
-//! - One flusher task receives accepted mini-batches strictly in WAL sequence order, so a
-//!   table's commit covering sequence `n` means every earlier record of that table is
-//!   committed too: after a crash, start-up replays exactly the records whose table has not
-//!   committed them ([`icegate_committer::TableCommitter::committed_seq`]).
+//! - The middle — WAL order, per-table lanes, exactly-once commits, poison quarantine,
+//!   replay — is `icegate-pipeline`; this crate is the HTTP and gRPC edge, `/metrics`
+//!   rendering, start-up and shutdown.
 //! - Backpressure instead of collapse: a full WAL budget or memory budget answers 429 with
 //!   `Retry-After`; when storage or the catalog is down, flushes retry with backoff while
 //!   ingest keeps filling the WAL up to its budget.
 
-pub mod config;
 pub mod grpc;
 pub mod http;
 pub mod metrics;
-pub mod pipeline;
 pub mod server;
 pub mod signal;
 
-pub use config::IngestConfig;
+/// The configuration lives in `icegate-pipeline`, so tools read it without this crate.
+pub use icegate_pipeline::{IngestConfig, config};
 pub use server::{Server, run, start};

@@ -1,24 +1,22 @@
 //! Start-up, serving, and graceful shutdown.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use icegate_batcher::{Batcher, MemoryBudget};
-use icegate_committer::open_lake;
+use icegate_pipeline::status::Metrics;
+use icegate_pipeline::{
+    IcebergLake, IngestConfig, PipelineParts, Quarantine, RetryPolicy, Tables, build,
+    wal_incarnation,
+};
 use icegate_redact::Redactor;
 use icegate_wal::Wal;
 use tokio::sync::watch;
 
-use crate::config::IngestConfig;
 use crate::grpc::{self, GrpcState};
 use crate::http::{HttpState, router};
-use crate::metrics::Metrics;
-use crate::pipeline::{PipelineParts, build};
-use crate::signal::Signal;
 
 /// A started server: where it listens, and how to stop it.
 pub struct Server {
@@ -54,54 +52,52 @@ fn writer_id(data_dir: &Path) -> anyhow::Result<String> {
     }
 }
 
-/// Starts everything and returns once the server accepts requests.
+/// Starts everything and returns once the server accepts requests. Only the WAL is needed:
+/// the catalog and storage are reached, and the WAL replayed, in the background, so a node
+/// restarted during a lake outage listens and absorbs writes into the WAL.
 pub async fn start(config: IngestConfig) -> anyhow::Result<Server> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let writer_id = writer_id(&config.data_dir)?;
     let (wal, recovery) =
         Wal::open(config.wal_dir(), config.wal.clone()).context("opening the WAL")?;
+    let incarnation = wal_incarnation(&config.wal_dir(), &wal)?;
     tracing::info!(
         first_seq = recovery.first_seq,
         next_seq = recovery.next_seq,
         truncated_bytes = recovery.truncated_bytes,
+        %incarnation,
         "WAL recovered"
     );
     let wal = Arc::new(wal);
-    let lake = open_lake(&config.lake, &config.data_dir)
-        .await
-        .context("opening the catalog")?;
+    let lake = Arc::new(IcebergLake::new(
+        config.lake.clone(),
+        config.data_dir.clone(),
+        config.parquet.clone(),
+    ));
     let redactor = Redactor::new(&config.redact)?;
-    let sort_orders: HashMap<String, _> = [
-        (config.lake.tables.logs.clone(), Signal::Logs),
-        (config.lake.tables.traces.clone(), Signal::Traces),
-        (config.lake.tables.metrics.clone(), Signal::Metrics),
-    ]
-    .into_iter()
-    .map(|(table, signal)| (table, signal.layout().sort_by))
-    .collect();
-    let batcher = Batcher::new(
-        config.batcher.clone(),
-        MemoryBudget::new(config.max_memory),
-        sort_orders,
-    );
     let metrics = Arc::new(Metrics::default());
     let (pipeline, flusher) = build(PipelineParts {
         wal: wal.clone(),
         lake,
         writer_id,
+        incarnation,
         redactor,
-        batcher,
-        parquet: config.parquet.clone(),
+        batcher: config.batcher.clone(),
+        max_memory: config.max_memory,
+        tables: Tables::from_config(&config.lake),
+        quarantine: Quarantine::new(config.quarantine_dir()),
+        retry: RetryPolicy::default(),
         metrics,
-    })
-    .await?;
+    });
 
+    let timeout = Duration::from_millis(config.shutdown_timeout_ms);
     let (shutdown, shutdown_rx) = watch::channel(false);
-    let flusher = tokio::spawn(flusher.run(shutdown_rx.clone()));
+    let (flusher_shutdown, flusher_shutdown_rx) = watch::channel(false);
+    let flusher = tokio::spawn(flusher.run(flusher_shutdown_rx, timeout));
     let ready = Arc::new(AtomicBool::new(false));
     let state = HttpState {
-        pipeline,
+        pipeline: pipeline.clone(),
         max_request_size: config.max_request_size,
         ready: ready.clone(),
     };
@@ -114,7 +110,7 @@ pub async fn start(config: IngestConfig) -> anyhow::Result<Server> {
         .with_context(|| format!("binding {}", config.grpc_addr))?;
     let grpc_addr = grpc_listener.local_addr()?;
     let grpc_state = GrpcState {
-        pipeline: state.pipeline.clone(),
+        pipeline: pipeline.clone(),
         max_request_size: config.max_request_size as usize,
     };
     let mut grpc_shutdown = shutdown_rx.clone();
@@ -132,18 +128,33 @@ pub async fn start(config: IngestConfig) -> anyhow::Result<Server> {
     ready.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(%http_addr, %grpc_addr, "icegate is ready");
 
-    let timeout = Duration::from_millis(config.shutdown_timeout_ms);
     let done = tokio::spawn(async move {
-        http.await??;
-        grpc.await??;
-        // The HTTP server stopped accepting; the flusher drains what was acknowledged.
-        match tokio::time::timeout(timeout, flusher).await {
-            Ok(joined) => joined?,
-            Err(_) => tracing::warn!(
-                ?timeout,
-                "final flush did not finish in time; the WAL keeps the rest for the next start"
-            ),
+        let _ = shutdown_rx.clone().wait_for(|s| *s).await;
+        // In-flight requests finish (bounded: a stalled client cannot hold SIGTERM up)...
+        let grace = timeout.min(Duration::from_secs(10));
+        let http_abort = http.abort_handle();
+        match tokio::time::timeout(grace, http).await {
+            Ok(joined) => joined??,
+            Err(_) => {
+                tracing::warn!(
+                    ?grace,
+                    "HTTP connections still open at shutdown; closing them"
+                );
+                http_abort.abort();
+            }
         }
+        let grpc_abort = grpc.abort_handle();
+        match tokio::time::timeout(grace, grpc).await {
+            Ok(joined) => joined??,
+            Err(_) => {
+                tracing::warn!(?grace, "gRPC streams still open at shutdown; closing them");
+                grpc_abort.abort();
+            }
+        }
+        // ...then the flusher commits everything acknowledged (bounded by its own timeout).
+        pipeline.close();
+        let _ = flusher_shutdown.send(true);
+        flusher.await?;
         wal.close()?;
         Ok(())
     });

@@ -1,4 +1,4 @@
-//! The three OTLP signals and their decoders.
+//! The decoders of the three OTLP signals.
 
 use std::cell::RefCell;
 
@@ -7,39 +7,7 @@ use icegate_parser::{
     DecodeError, OtlpJsonLogsDecoder, OtlpJsonMetricsDecoder, OtlpJsonTracesDecoder,
     OtlpLogsDecoder, OtlpMetricsDecoder, OtlpTracesDecoder,
 };
-use icegate_schema::{TableLayout, logs_schema, metrics_schema, traces_schema};
-
-/// An OTLP signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Signal {
-    Logs,
-    Traces,
-    Metrics,
-}
-
-impl Signal {
-    pub const ALL: [Signal; 3] = [Signal::Logs, Signal::Traces, Signal::Metrics];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Signal::Logs => "logs",
-            Signal::Traces => "traces",
-            Signal::Metrics => "metrics",
-        }
-    }
-
-    pub fn schema(self) -> arrow::datatypes::SchemaRef {
-        match self {
-            Signal::Logs => logs_schema(),
-            Signal::Traces => traces_schema(),
-            Signal::Metrics => metrics_schema(),
-        }
-    }
-
-    pub fn layout(self) -> TableLayout {
-        TableLayout::default()
-    }
-}
+pub use icegate_pipeline::Signal;
 
 /// How a request body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

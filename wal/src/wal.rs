@@ -227,6 +227,13 @@ impl Wal {
     /// when the disk budget is used up. Cost: a CRC pass over `payload` (outside the lock)
     /// and one copy of it (inside).
     pub fn append(&self, payload: &[u8]) -> Result<Appended> {
+        self.append_then(payload, |_| ())
+    }
+
+    /// Like [`Wal::append`], and calls `then(seq)` while the log still holds its lock, so
+    /// whatever `then` does (e.g. queueing the record for a consumer) happens in sequence
+    /// order across concurrent appenders. `then` must be quick and must not touch the log.
+    pub fn append_then(&self, payload: &[u8], then: impl FnOnce(u64)) -> Result<Appended> {
         let config = &self.shared.config;
         let len = payload.len() as u64;
         if len > config.max_record_size.0 {
@@ -278,6 +285,7 @@ impl Wal {
         }
         let chunk = state.queue.last_mut().expect("pushed above");
         encode_frame(&mut chunk.bytes, seq, payload, payload_crc);
+        then(seq);
         // A busy writer takes the queue when it finishes its group; waking it costs a syscall.
         let wake = std::mem::take(&mut state.writer_idle);
         drop(state);
@@ -293,6 +301,17 @@ impl Wal {
     /// Appends and waits until the record is durable; returns its sequence number.
     pub async fn append_durable(&self, payload: &[u8]) -> Result<u64> {
         self.append(payload)?.durable().await
+    }
+
+    /// Resolves when record `seq` is durable under the log's policy; fails if a write or
+    /// fsync failed before it became durable (the log then refuses every later append too).
+    pub async fn durable(&self, seq: u64) -> Result<u64> {
+        Appended {
+            seq,
+            progress: self.shared.progress.subscribe(),
+        }
+        .durable()
+        .await
     }
 
     /// Reads records from `from` up to everything written when this is called. Fails with

@@ -1,5 +1,5 @@
-//! Sealing throughput: merging mini-batches and sorting by (service_name, timestamp), and the
-//! WAL record codec, in records/s.
+//! Sealing throughput: merging mini-batches and sorting by (service_name, timestamp), in
+//! records/s. (The WAL record codec's bench is in `icegate-pipeline`.)
 //!
 //! `cargo bench -p icegate-batcher --bench batcher`.
 
@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use icegate_batcher::{Batcher, BatcherConfig, MemoryBudget, TableKey, record};
+use icegate_batcher::{Batcher, BatcherConfig, MemoryBudget, TableKey};
 use icegate_parser::{NdjsonContext, NdjsonDecoder};
 use icegate_schema::TableLayout;
 
@@ -58,15 +58,6 @@ fn seal(c: &mut Criterion) {
             }
             black_box(batcher.seal_all().unwrap())
         })
-    });
-    let key = TableKey::new("default", "logs");
-    group.throughput(Throughput::Elements(batches[0].num_rows() as u64));
-    group.bench_function("wal_record_encode_1000", |b| {
-        b.iter(|| record::encode(&key, black_box(&batches[0])).unwrap())
-    });
-    let encoded = record::encode(&key, &batches[0]).unwrap();
-    group.bench_function("wal_record_decode_1000", |b| {
-        b.iter(|| record::decode(black_box(&encoded)).unwrap())
     });
     group.finish();
 }

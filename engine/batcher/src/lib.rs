@@ -7,14 +7,11 @@
 //! - [`MemoryBudget`] accounts every byte a pending or sealed batch holds (Arrow's own buffer
 //!   sizes, capacity included), so the server can push back before memory runs out; a
 //!   [`Reservation`] gives its bytes back when the batch it belongs to is dropped.
-//! - [`record`] is the encoding of a mini-batch in the WAL (Arrow IPC plus a small header):
-//!   what the WAL holds is validated, decoded data, so replay needs no re-validation.
 
 mod batcher;
 mod config;
 mod error;
 mod memory;
-pub mod record;
 mod sort;
 
 pub use batcher::{Batcher, SealedBatch, TableKey};

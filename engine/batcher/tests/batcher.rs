@@ -1,14 +1,13 @@
-//! Sealing by size and age, sorting, WAL ranges, memory accounting, and the WAL record codec.
+//! Sealing by size and age, sorting, WAL ranges, memory accounting.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::TimestampMicrosecondType;
-use icegate_batcher::{Batcher, BatcherConfig, MemoryBudget, TableKey, record};
+use icegate_batcher::{Batcher, BatcherConfig, MemoryBudget, TableKey};
 use icegate_parser::{NdjsonContext, NdjsonDecoder};
 use icegate_schema::TableLayout;
-use proptest::prelude::*;
 
 fn logs(lines: &[(&str, i64)]) -> RecordBatch {
     let body: String = lines
@@ -152,70 +151,4 @@ fn empty_mini_batches_are_ignored() {
             .is_none()
     );
     assert_eq!(batcher.oldest_pending_seq(), None);
-}
-
-#[test]
-fn damaged_records_are_errors_not_panics() {
-    let key = TableKey::new("default", "logs");
-    let bytes = record::encode(&key, &logs(&[("a", 1), ("b", 2)])).unwrap();
-    for cut in 0..bytes.len() {
-        assert!(record::decode(&bytes[..cut]).is_err(), "cut at {cut}");
-    }
-    let mut wrong_version = bytes.clone();
-    wrong_version[0] = 9;
-    assert!(
-        record::decode(&wrong_version)
-            .unwrap_err()
-            .to_string()
-            .contains("version")
-    );
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
-    #[test]
-    fn records_round_trip(lines in proptest::collection::vec(("[a-z]{1,8}", 1_600_000_000i64..1_800_000_000), 0..30), namespace in "[a-z_]{1,20}") {
-        let lines: Vec<(&str, i64)> = lines.iter().map(|(s, t)| (s.as_str(), *t)).collect();
-        let batch = logs(&lines);
-        let key = TableKey::new(namespace, "logs");
-        let (decoded_key, decoded) = record::decode(&record::encode(&key, &batch).unwrap()).unwrap();
-        prop_assert_eq!(decoded_key, key);
-        prop_assert_eq!(decoded, batch);
-    }
-
-    #[test]
-    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-        let _ = record::decode(&bytes);
-    }
-}
-
-#[test]
-fn known_schemas_stay_out_of_the_record_and_others_travel_inline() {
-    let key = TableKey::new("default", "logs");
-    let one_row = logs(&[("a", 1)]);
-    let compact = record::encode(&key, &one_row).unwrap();
-    assert!(
-        compact.len() < 3000,
-        "a one-row logs record takes {} bytes",
-        compact.len()
-    );
-    assert_eq!(record::decode(&compact).unwrap().1, one_row);
-
-    // A schema IceGate does not know (here: one column dropped) is carried inline.
-    let projected = one_row.project(&[0, 5]).unwrap();
-    let inline = record::encode(&key, &projected).unwrap();
-    assert_eq!(record::decode(&inline).unwrap().1, projected);
-
-    // Version 1 records (schema always inline, no schema byte) still decode.
-    let mut v1 = vec![1u8];
-    for name in ["default", "logs"] {
-        v1.push(name.len() as u8);
-        v1.extend_from_slice(name.as_bytes());
-    }
-    let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut v1, &one_row.schema()).unwrap();
-    writer.write(&one_row).unwrap();
-    writer.finish().unwrap();
-    drop(writer);
-    assert_eq!(record::decode(&v1).unwrap().1, one_row);
 }

@@ -215,31 +215,31 @@ async fn open_lake_once(config: &LakeConfig, data_dir: &Path) -> Result<Lake> {
         config: config.clone(),
         namespace,
     };
-    ensure_namespace(&lake).await?;
+    lake.ensure_namespace(&lake.namespace.clone()).await?;
     Ok(lake)
 }
 
-async fn ensure_namespace(lake: &Lake) -> Result<()> {
-    let exists = lake
-        .catalog
-        .namespace_exists(&lake.namespace)
-        .await
-        .map_err(lake.catalog_error("check namespace", lake.config.namespace.clone()))?;
-    if exists {
-        return Ok(());
-    }
-    match lake
-        .catalog
-        .create_namespace(&lake.namespace, HashMap::new())
-        .await
-    {
-        Ok(_) => Ok(()),
-        // Another writer created it first.
-        Err(err) if err.kind() == iceberg::ErrorKind::NamespaceAlreadyExists => Ok(()),
-        Err(err) => Err(lake
-            .catalog_error("create namespace", lake.config.namespace.clone())(
-            err
-        )),
+impl Lake {
+    /// Creates `namespace` unless it exists (another writer creating it first is fine).
+    pub async fn ensure_namespace(&self, namespace: &NamespaceIdent) -> Result<()> {
+        let name = namespace.to_url_string();
+        let exists = self
+            .catalog
+            .namespace_exists(namespace)
+            .await
+            .map_err(self.catalog_error("check namespace", name.clone()))?;
+        if exists {
+            return Ok(());
+        }
+        match self
+            .catalog
+            .create_namespace(namespace, HashMap::new())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if err.kind() == iceberg::ErrorKind::NamespaceAlreadyExists => Ok(()),
+            Err(err) => Err(self.catalog_error("create namespace", name)(err)),
+        }
     }
 }
 

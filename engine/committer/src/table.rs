@@ -45,20 +45,35 @@ impl Lake {
         schema: &ArrowSchema,
         layout: &TableLayout,
     ) -> Result<Table> {
-        let ident = self.table_ident(name);
+        self.table_at(&self.table_ident(name), schema, layout).await
+    }
+
+    /// Loads table `ident` (any namespace), creating its namespace and the table from
+    /// `schema` and `layout` if they do not exist yet. Safe against concurrent creators.
+    pub async fn table_at(
+        &self,
+        ident: &TableIdent,
+        schema: &ArrowSchema,
+        layout: &TableLayout,
+    ) -> Result<Table> {
+        let name = ident.name();
+        let ident = ident.clone();
         let exists = self
             .catalog
             .table_exists(&ident)
             .await
             .map_err(self.catalog_error("check table", ident.to_string()))?;
         if !exists {
+            if ident.namespace() != &self.namespace {
+                self.ensure_namespace(ident.namespace()).await?;
+            }
             // Storage or catalog hiccups during creation are retried a few times; losing the
             // creation race to another writer is not an error.
             let mut attempt = 0;
             loop {
                 attempt += 1;
                 let creation = table_creation(name, schema, layout)?;
-                match self.catalog.create_table(&self.namespace, creation).await {
+                match self.catalog.create_table(ident.namespace(), creation).await {
                     Ok(table) => {
                         tracing::info!(table = %ident, "created table");
                         return Ok(table);

@@ -1,5 +1,7 @@
-//! The server's configuration: one TOML file, `ICEGATE_*` environment variables and flags,
-//! in that order of precedence (flags win). Unknown keys are errors.
+//! The configuration `icegate` and every tool reads: one TOML file, `ICEGATE_*` environment
+//! variables and flags (applied by the binaries), in that order of precedence (flags win).
+//! Unknown keys are errors. It lives here, not in the server crate, so tools read it without
+//! linking the server.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,8 @@ use icegate_redact::RedactConfig;
 use icegate_wal::WalConfig;
 use icegate_writer::ParquetConfig;
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 
 /// Everything `icegate` reads at start-up. In TOML, every key optional (defaults shown):
 ///
@@ -68,15 +72,15 @@ impl Default for IngestConfig {
 
 impl IngestConfig {
     /// Reads a TOML file (unknown keys are errors).
-    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+    pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
-            .map_err(|err| anyhow::anyhow!("reading {}: {err}", path.display()))?;
-        toml::from_str(&text).map_err(|err| anyhow::anyhow!("{}: {err}", path.display()))
+            .map_err(|err| Error::Config(format!("reading {}: {err}", path.display())))?;
+        toml::from_str(&text).map_err(|err| Error::Config(format!("{}: {err}", path.display())))
     }
 
     /// The file at `path` (defaults without one), with `data_dir` in place of the file's when
     /// given: what every tool reading the server's configuration starts from.
-    pub fn load(path: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Result<Self> {
+    pub fn load(path: Option<&Path>, data_dir: Option<&Path>) -> Result<Self> {
         let mut config = match path {
             Some(path) => Self::from_file(path)?,
             None => Self::default(),
@@ -90,5 +94,10 @@ impl IngestConfig {
     /// The WAL directory.
     pub fn wal_dir(&self) -> PathBuf {
         self.data_dir.join("wal")
+    }
+
+    /// Where batches that can never be written are kept (Arrow IPC files + a reason each).
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.data_dir.join("quarantine")
     }
 }

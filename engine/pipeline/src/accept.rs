@@ -1,0 +1,191 @@
+//! The accepting half: redact, append to the WAL, wait for durability, acknowledge.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use arrow::array::RecordBatch;
+use icegate_batcher::{MemoryBudget, Reservation, TableKey};
+use icegate_redact::Redactor;
+use icegate_wal::Wal;
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::record;
+use crate::signal::{Signal, Tables};
+use crate::status::{Health, Metrics, ReplayState};
+use crate::tracker::Tracker;
+
+/// A record on its way to its lane: queued in WAL order (under the WAL's lock), so the
+/// flusher needs no reorder buffer; it waits for durability before using it.
+pub(crate) struct Accepted {
+    pub seq: u64,
+    pub key: TableKey,
+    pub batch: RecordBatch,
+    pub reservation: Reservation,
+}
+
+/// Whether the node should receive traffic, and why not.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Readiness {
+    pub ready: bool,
+    /// What keeps the node from being ready (empty when ready).
+    pub reasons: Vec<String>,
+    pub replay: ReplayState,
+    pub memory_used_bytes: u64,
+    pub memory_limit_bytes: u64,
+    pub wal_bytes: u64,
+    pub wal_limit_bytes: u64,
+    pub lanes: Vec<crate::status::LaneReport>,
+}
+
+/// The accepting half, shared by every request handler.
+pub struct Pipeline {
+    pub(crate) wal: Arc<Wal>,
+    pub(crate) redactor: Redactor,
+    pub(crate) tables: Tables,
+    pub(crate) to_flusher: mpsc::UnboundedSender<Accepted>,
+    pub(crate) tracker: Arc<Tracker>,
+    pub(crate) budget: MemoryBudget,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) health: Arc<Health>,
+    pub(crate) closed: AtomicBool,
+}
+
+impl Pipeline {
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
+    /// The table a signal goes to.
+    pub fn table_key(&self, signal: Signal) -> TableKey {
+        self.tables.key(signal).clone()
+    }
+
+    /// Refuses new requests from now on (shutdown); acknowledged ones are unaffected.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+
+    /// Updates the gauges (WAL bytes, batch memory) from their sources.
+    pub fn refresh_gauges(&self) {
+        self.metrics
+            .wal_bytes
+            .store(self.wal.stats().disk_bytes, Ordering::Relaxed);
+        self.metrics
+            .batch_memory_bytes
+            .store(self.budget.used(), Ordering::Relaxed);
+    }
+
+    /// Ready when requests can be made durable: the WAL works, replay did not fail, and
+    /// neither the memory nor the WAL disk budget is (nearly) used up. A table that cannot
+    /// commit does not make the node unready by itself — its records wait in the WAL, and
+    /// `lanes` says why — until the WAL budget fills.
+    pub fn readiness(&self) -> Readiness {
+        let mut reasons = Vec::new();
+        if self.closed.load(Ordering::Relaxed) {
+            reasons.push("shutting down".to_string());
+        }
+        if let Some(failure) = self.health.wal_failure() {
+            reasons.push(format!("WAL failed: {failure}"));
+        }
+        let replay = self.health.replay();
+        if let ReplayState::Failed(reason) = &replay {
+            reasons.push(format!("WAL replay failed: {reason}"));
+        }
+        let (used, limit) = (self.budget.used(), self.budget.limit());
+        if used >= limit {
+            reasons.push(format!("memory budget used up ({used} of {limit} bytes)"));
+        }
+        let stats = self.wal.stats();
+        let wal_limit = self.wal.config().max_disk_size.0;
+        if stats.disk_bytes.saturating_mul(100) >= wal_limit.saturating_mul(95) {
+            reasons.push(format!(
+                "WAL disk budget {}% used ({} of {wal_limit} bytes)",
+                stats.disk_bytes.saturating_mul(100) / wal_limit.max(1),
+                stats.disk_bytes
+            ));
+        }
+        Readiness {
+            ready: reasons.is_empty(),
+            reasons,
+            replay,
+            memory_used_bytes: used,
+            memory_limit_bytes: limit,
+            wal_bytes: stats.disk_bytes,
+            wal_limit_bytes: wal_limit,
+            lanes: self.health.lanes(),
+        }
+    }
+
+    /// Redacts `batch`, makes it durable in the WAL and queues it for its table's lane.
+    /// Returns once the WAL says it is durable: the caller may then acknowledge. The work
+    /// runs in its own task, so a client that disconnects mid-request cannot leave a WAL
+    /// record unaccounted.
+    pub async fn accept(self: &Arc<Self>, key: TableKey, batch: RecordBatch) -> Result<usize> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(Error::Unavailable("shutting down".into()));
+        }
+        if self.budget.is_exhausted() {
+            self.metrics
+                .backpressure_events
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(Error::Backpressure { what: "memory" });
+        }
+        let batch = self
+            .redactor
+            .redact_batch(&batch)
+            .map_err(|err| Error::Internal(format!("redaction failed: {err}")))?;
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return Ok(0);
+        }
+        let this = Arc::clone(self);
+        tokio::spawn(async move { this.append(key, batch).await })
+            .await
+            .map_err(|err| Error::Internal(format!("ingest task failed: {err}")))??;
+        Ok(rows)
+    }
+
+    async fn append(&self, key: TableKey, batch: RecordBatch) -> Result<()> {
+        let payload = record::encode(&key, &batch)?;
+        let reservation = self.budget.reserve(batch.get_array_memory_size() as u64);
+        let mut message = Some((key, batch, reservation));
+        let appended = self.wal.append_then(&payload, |seq| {
+            self.tracker.insert(seq);
+            let (key, batch, reservation) = message.take().expect("called once");
+            // A closed channel (the flusher stopped at shutdown) leaves the record to the
+            // next start's replay: it is in the WAL and nothing truncates it.
+            let _ = self.to_flusher.send(Accepted {
+                seq,
+                key,
+                batch,
+                reservation,
+            });
+        });
+        let appended = match appended {
+            Ok(appended) => appended,
+            Err(icegate_wal::Error::RecordTooLarge { len, max }) => {
+                return Err(Error::TooLarge { bytes: len, max });
+            }
+            Err(err) if err.is_retryable() => {
+                self.metrics
+                    .backpressure_events
+                    .fetch_add(1, Ordering::Relaxed);
+                return Err(Error::Backpressure { what: "WAL disk" });
+            }
+            Err(err) => {
+                self.health.set_wal_failure(err.to_string());
+                return Err(Error::Unavailable(format!("write-ahead log: {err}")));
+            }
+        };
+        appended.durable().await.map(|_| ()).map_err(|err| {
+            self.health.set_wal_failure(err.to_string());
+            Error::Unavailable(format!("write-ahead log: {err}"))
+        })
+    }
+}

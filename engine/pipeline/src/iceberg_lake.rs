@@ -1,0 +1,332 @@
+//! [`LakeSink`] over Apache Iceberg: the configured catalog and storage, opened on first use
+//! (and retried while they are down), so start-up never waits for the lake.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use async_trait::async_trait;
+use iceberg::spec::{DataFile, TableMetadata};
+use iceberg::table::Table;
+use iceberg::transaction::{ApplyTransactionAction, Transaction};
+use iceberg::{NamespaceIdent, TableIdent};
+use icegate_batcher::TableKey;
+use icegate_committer::{
+    Lake, LakeConfig, WAL_FIRST_SEQ_PROPERTY, WAL_LAST_SEQ_PROPERTY, WRITER_ID_PROPERTY,
+    committed_seq_of, open_lake,
+};
+use icegate_writer::{ParquetConfig, write_data_files};
+use tokio::sync::OnceCell;
+
+use crate::error::{Error, ErrorClass, Result, error_chain};
+use crate::lake::{
+    Commit, CommitOutcome, Decision, LakeSink, Watermark, decide, watermark_property,
+};
+use crate::signal::Signal;
+
+/// Tables in the configured Iceberg catalog.
+pub struct IcebergLake {
+    config: LakeConfig,
+    data_dir: PathBuf,
+    parquet: ParquetConfig,
+    lake: OnceCell<Lake>,
+    /// Loaded tables, dropped after every commit (the catalog moved on) and on errors.
+    tables: Mutex<HashMap<TableKey, Table>>,
+}
+
+impl IcebergLake {
+    pub fn new(config: LakeConfig, data_dir: PathBuf, parquet: ParquetConfig) -> Self {
+        Self {
+            config,
+            data_dir,
+            parquet,
+            lake: OnceCell::new(),
+            tables: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The open catalog, opening it now if this is the first use (or earlier opens failed).
+    pub async fn lake(&self) -> Result<&Lake> {
+        self.lake
+            .get_or_try_init(|| open_lake(&self.config, &self.data_dir))
+            .await
+            .map_err(|err| {
+                let class = if err.is_retryable() {
+                    ErrorClass::Retryable
+                } else {
+                    ErrorClass::Permanent
+                };
+                Error::lake(&self.config.catalog_name, "open the catalog", class, &err)
+            })
+    }
+
+    fn cached(&self, key: &TableKey) -> Option<Table> {
+        self.tables.lock().expect("not poisoned").get(key).cloned()
+    }
+
+    fn forget(&self, key: &TableKey) {
+        self.tables.lock().expect("not poisoned").remove(key);
+    }
+
+    async fn load(&self, key: &TableKey) -> Result<Table> {
+        if let Some(table) = self.cached(key) {
+            return Ok(table);
+        }
+        let lake = self.lake().await?;
+        let table = lake
+            .catalog()
+            .load_table(&ident(key))
+            .await
+            .map_err(|err| iceberg_error(key, "load table", err))?;
+        self.tables
+            .lock()
+            .expect("not poisoned")
+            .insert(key.clone(), table.clone());
+        Ok(table)
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let config = &self.config.commit;
+        let base = config
+            .initial_backoff_ms
+            .saturating_mul(1u64 << attempt.min(20))
+            .min(config.max_backoff_ms);
+        // Jitter spreads writers that conflicted on the same snapshot apart.
+        let jitter = u64::from(uuid::Uuid::new_v4().as_u128() as u32) % (base / 2 + 1);
+        Duration::from_millis(base / 2 + jitter)
+    }
+}
+
+/// The Iceberg identifier of a table key.
+pub fn ident(key: &TableKey) -> TableIdent {
+    TableIdent::new(
+        NamespaceIdent::new(key.namespace.clone()),
+        key.table.clone(),
+    )
+}
+
+/// `writer_id`'s watermark in `metadata`: the table property, or for tables written before it
+/// existed, the highest range in the snapshot summaries still there.
+pub fn watermark_of(metadata: &TableMetadata, writer_id: &str) -> Option<Watermark> {
+    if let Some(value) = metadata.properties().get(&watermark_property(writer_id)) {
+        return Watermark::parse(value);
+    }
+    committed_seq_of(metadata, writer_id).map(|seq| Watermark {
+        incarnation: Watermark::LEGACY.into(),
+        run: Watermark::LEGACY.into(),
+        seq,
+    })
+}
+
+/// Failures that depend on the data (a partition value the storage cannot name), however the
+/// storage layer classifies them: retrying the same batch can never succeed.
+fn data_dependent(message: &str) -> bool {
+    [
+        "File name too long",
+        "os error 36",
+        "nul byte",
+        "InvalidFilename",
+        "Invalid argument (os error 22)",
+    ]
+    .iter()
+    .any(|needle| message.contains(needle))
+}
+
+fn class_of(kind: iceberg::ErrorKind, message: &str) -> ErrorClass {
+    if data_dependent(message) {
+        return ErrorClass::Permanent;
+    }
+    match kind {
+        iceberg::ErrorKind::DataInvalid | iceberg::ErrorKind::FeatureUnsupported => {
+            ErrorClass::Permanent
+        }
+        _ => ErrorClass::Retryable,
+    }
+}
+
+fn iceberg_error(key: &TableKey, operation: &'static str, err: iceberg::Error) -> Error {
+    let message = error_chain(&err);
+    Error::Lake {
+        table: key.to_string(),
+        operation,
+        class: class_of(err.kind(), &message),
+        message,
+    }
+}
+
+/// `table` as a transaction base with iceberg-rust's own commit retry switched off: it would
+/// re-apply the append on fresh metadata without our exactly-once check. The transaction
+/// reloads the table before committing, so this in-memory property is never written.
+fn without_internal_retries(table: &Table) -> iceberg::Result<Table> {
+    let mut properties = table.metadata().properties().clone();
+    properties.insert("commit.retry.num-retries".into(), "0".into());
+    let metadata = table
+        .metadata()
+        .clone()
+        .into_builder(None)
+        .set_properties(properties)?
+        .build()?
+        .metadata;
+    let mut builder = Table::builder()
+        .metadata(metadata)
+        .identifier(table.identifier().clone())
+        .file_io(table.file_io().clone());
+    if let Some(location) = table.metadata_location() {
+        builder = builder.metadata_location(location);
+    }
+    builder.build()
+}
+
+#[async_trait]
+impl LakeSink for IcebergLake {
+    type Staged = Vec<DataFile>;
+
+    async fn ensure_table(&self, key: &TableKey, signal: Signal) -> Result<()> {
+        if self.cached(key).is_some() {
+            return Ok(());
+        }
+        let lake = self.lake().await?;
+        let table = lake
+            .table_at(&ident(key), &signal.schema(), &signal.layout())
+            .await
+            .map_err(|err| {
+                let class = if err.is_retryable() {
+                    ErrorClass::Retryable
+                } else {
+                    ErrorClass::Permanent
+                };
+                Error::lake(key, "create or load table", class, &err)
+            })?;
+        self.tables
+            .lock()
+            .expect("not poisoned")
+            .insert(key.clone(), table);
+        Ok(())
+    }
+
+    async fn write_files(&self, key: &TableKey, batch: &RecordBatch) -> Result<Vec<DataFile>> {
+        let table = self.load(key).await?;
+        write_data_files(&table, batch, &self.parquet)
+            .await
+            .map_err(|err| {
+                let message = error_chain(&err);
+                let class = if err.is_retryable() && !data_dependent(&message) {
+                    ErrorClass::Retryable
+                } else {
+                    ErrorClass::Permanent
+                };
+                self.forget(key);
+                Error::Lake {
+                    table: key.to_string(),
+                    operation: "write data files",
+                    class,
+                    message,
+                }
+            })
+    }
+
+    async fn commit(
+        &self,
+        key: &TableKey,
+        commit: &Commit,
+        files: &Vec<DataFile>,
+    ) -> Result<CommitOutcome> {
+        let lake = self.lake().await?;
+        let ident = ident(key);
+        let max_attempts = self.config.commit.max_attempts.max(1);
+        let summary = HashMap::from([
+            (WRITER_ID_PROPERTY.to_string(), commit.writer_id.clone()),
+            (
+                WAL_FIRST_SEQ_PROPERTY.to_string(),
+                commit.first_seq.to_string(),
+            ),
+            (
+                WAL_LAST_SEQ_PROPERTY.to_string(),
+                commit.next.seq.to_string(),
+            ),
+        ]);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // Fresh metadata every attempt: it tells whether an earlier attempt landed, and it
+            // is what this attempt commits on top of.
+            self.forget(key);
+            let table = self.load(key).await?;
+            let current = watermark_of(table.metadata(), &commit.writer_id);
+            match decide(current.as_ref(), commit) {
+                Decision::AlreadyCommitted => {
+                    return Ok(CommitOutcome::AlreadyCommitted {
+                        current: current.expect("decided on a watermark"),
+                    });
+                }
+                Decision::Conflict { found } => {
+                    return Err(Error::Lake {
+                        table: key.to_string(),
+                        operation: "commit",
+                        class: ErrorClass::WriterConflict,
+                        message: format!(
+                            "writer {}'s watermark is {found:?}, expected {:?}: another \
+                             process commits as this writer (a copied data directory?)",
+                            commit.writer_id, commit.expected
+                        ),
+                    });
+                }
+                Decision::Apply => {}
+            }
+            let prepare = |err| iceberg_error(key, "prepare commit", err);
+            let base = without_internal_retries(&table).map_err(prepare)?;
+            let transaction = Transaction::new(&base);
+            let transaction = transaction
+                .fast_append()
+                // File names are fresh UUIDv7s; the check would read every manifest.
+                .with_check_duplicate(false)
+                .add_data_files(files.iter().cloned())
+                .set_snapshot_properties(summary.clone())
+                .apply(transaction)
+                .map_err(prepare)?;
+            let transaction = transaction
+                .update_table_properties()
+                .set(watermark_property(&commit.writer_id), commit.next.encode())
+                .apply(transaction)
+                .map_err(prepare)?;
+            match transaction.commit(lake.catalog().as_ref()).await {
+                Ok(_) => {
+                    self.forget(key);
+                    tracing::debug!(table = %ident, attempt, files = files.len(), "committed");
+                    return Ok(CommitOutcome::Committed { attempts: attempt });
+                }
+                Err(err)
+                    if err.kind() == iceberg::ErrorKind::CatalogCommitConflicts
+                        && attempt < max_attempts =>
+                {
+                    let wait = self.backoff(attempt);
+                    tracing::debug!(table = %ident, attempt, ?wait, "commit conflict; retrying on fresh metadata");
+                    tokio::time::sleep(wait).await;
+                }
+                // Anything else, including an answer that never came (the commit may have
+                // landed): the lane retries later, and the next attempt's check tells.
+                Err(err) => return Err(iceberg_error(key, "commit", err)),
+            }
+        }
+    }
+
+    async fn discard(&self, key: &TableKey, files: Vec<DataFile>) -> Result<()> {
+        let table = self.load(key).await?;
+        for file in files {
+            table
+                .file_io()
+                .delete(file.file_path())
+                .await
+                .map_err(|err| iceberg_error(key, "delete a staged file", err))?;
+        }
+        Ok(())
+    }
+
+    async fn watermark(&self, key: &TableKey, writer_id: &str) -> Result<Option<Watermark>> {
+        self.forget(key);
+        let table = self.load(key).await?;
+        Ok(watermark_of(table.metadata(), writer_id))
+    }
+}

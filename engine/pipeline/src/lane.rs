@@ -1,0 +1,481 @@
+//! One table's lane: batches its records in WAL order, writes and commits them, retries
+//! outages with backoff, moves poison aside — independently of every other table.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use icegate_batcher::{Batcher, BatcherConfig, MemoryBudget, Reservation, SealedBatch, TableKey};
+use icegate_wal::Wal;
+use tokio::sync::{mpsc, watch};
+
+use crate::error::{Error, ErrorClass};
+use crate::lake::{Commit, CommitOutcome, LakeSink, Watermark};
+use crate::quarantine::Quarantine;
+use crate::signal::Signal;
+use crate::status::{Health, LaneState, Metrics};
+use crate::tracker::Tracker;
+
+/// How long a lane waits between attempts while the lake fails.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(200),
+            max: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What every lane shares.
+pub(crate) struct LaneContext<L> {
+    pub lake: Arc<L>,
+    pub wal: Arc<Wal>,
+    pub tracker: Arc<Tracker>,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    pub quarantine: Quarantine,
+    pub writer_id: String,
+    pub incarnation: String,
+    /// This process run's id, in every watermark it commits.
+    pub run: String,
+    /// The WAL's next sequence number when this run opened it: records below were written
+    /// by earlier runs (replay), records from here on by this one.
+    pub wal_start: u64,
+    pub batcher: BatcherConfig,
+    pub budget: MemoryBudget,
+    pub retry: RetryPolicy,
+    /// Turns true when the lanes must stop at once (the shutdown timeout passed): whatever
+    /// is not committed stays in the WAL.
+    pub stop: watch::Receiver<bool>,
+}
+
+pub(crate) enum LaneMessage {
+    Record {
+        seq: u64,
+        batch: RecordBatch,
+        reservation: Reservation,
+    },
+    /// Seal and commit everything, then end (graceful shutdown).
+    Finish,
+}
+
+/// The lane does not go on (hard stop or blocked).
+struct Stopped;
+
+pub(crate) struct Lane<L> {
+    key: TableKey,
+    signal: Signal,
+    ctx: Arc<LaneContext<L>>,
+    rx: mpsc::UnboundedReceiver<LaneMessage>,
+    batcher: Batcher,
+    /// WAL records in the pending batch.
+    seqs: Vec<u64>,
+    /// The table's watermark for this writer as last seen or set.
+    expected: Option<Watermark>,
+    /// Records of earlier runs up to here are already in the table.
+    committed_through: Option<u64>,
+    table_ready: bool,
+    blocked: bool,
+    backoff: Duration,
+    last_warning: Option<String>,
+}
+
+impl<L: LakeSink> Lane<L> {
+    pub fn new(
+        key: TableKey,
+        signal: Signal,
+        ctx: Arc<LaneContext<L>>,
+        rx: mpsc::UnboundedReceiver<LaneMessage>,
+    ) -> Self {
+        let sort_orders = HashMap::from([(key.table.clone(), signal.layout().sort_by)]);
+        let batcher = Batcher::new(ctx.batcher.clone(), ctx.budget.clone(), sort_orders);
+        let backoff = ctx.retry.initial;
+        Self {
+            key,
+            signal,
+            ctx,
+            rx,
+            batcher,
+            seqs: Vec::new(),
+            expected: None,
+            committed_through: None,
+            table_ready: false,
+            blocked: false,
+            backoff,
+            last_warning: None,
+        }
+    }
+
+    pub async fn run(mut self) {
+        self.ctx.health.update(&self.key, |_| {});
+        if self.open().await.is_err() {
+            return;
+        }
+        loop {
+            let deadline = self.batcher.next_deadline();
+            tokio::select! {
+                message = self.rx.recv() => match message {
+                    Some(LaneMessage::Record { seq, batch, reservation }) => {
+                        if self.receive(seq, batch, reservation).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(LaneMessage::Finish) | None => break,
+                },
+                _ = sleep_until(deadline) => {
+                    let sealed = off_workers_sync(|| self.batcher.seal_due(Instant::now()));
+                    if self.flush_all(sealed).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let sealed = off_workers_sync(|| self.batcher.seal_all());
+        let _ = self.flush_all(sealed).await;
+    }
+
+    /// Creates the table if needed and reads this writer's watermark, retrying while the
+    /// lake is down; records queue in the channel meanwhile.
+    async fn open(&mut self) -> Result<(), Stopped> {
+        loop {
+            match self.try_open().await {
+                Ok(()) => {
+                    self.set_state(LaneState::Ok);
+                    return Ok(());
+                }
+                Err(err) if err.class() == ErrorClass::Retryable => self.wait(&err).await?,
+                Err(err) => {
+                    // Without the watermark nothing can be committed safely.
+                    self.block(&err);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    async fn try_open(&mut self) -> Result<(), Error> {
+        self.ctx.lake.ensure_table(&self.key, self.signal).await?;
+        self.table_ready = true;
+        let watermark = self
+            .ctx
+            .lake
+            .watermark(&self.key, &self.ctx.writer_id)
+            .await?;
+        match &watermark {
+            Some(mark) if mark.incarnation == self.ctx.incarnation => {
+                self.committed_through = Some(mark.seq);
+                if mark.seq >= self.ctx.wal_start {
+                    // The WAL restarted below what the lake has (restored from a backup, or
+                    // unsynced writes lost with `sync = interval`): the records it still has
+                    // up to its start are in the lake; everything this run appends is new.
+                    self.ctx
+                        .metrics
+                        .wal_regressions
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(
+                        table = %self.key,
+                        watermark = mark.seq,
+                        wal_next_seq = self.ctx.wal_start,
+                        "the table's watermark is at or past this WAL's start (a restored or \
+                         regressed WAL); records appended from now on are committed as new"
+                    );
+                }
+            }
+            Some(mark) => tracing::info!(
+                table = %self.key,
+                lake_incarnation = %mark.incarnation,
+                wal_incarnation = %self.ctx.incarnation,
+                "the table's watermark is from another WAL incarnation: none of this WAL's \
+                 records are in the table yet"
+            ),
+            None => {}
+        }
+        self.expected = watermark;
+        Ok(())
+    }
+
+    async fn receive(
+        &mut self,
+        seq: u64,
+        batch: RecordBatch,
+        reservation: Reservation,
+    ) -> Result<(), Stopped> {
+        if self.blocked {
+            // The WAL keeps it (the tracker still holds `seq`).
+            return Ok(());
+        }
+        if seq < self.ctx.wal_start && self.committed_through.is_some_and(|done| seq <= done) {
+            let rows = batch.num_rows() as u64;
+            self.ctx
+                .metrics
+                .already_committed_records
+                .fetch_add(rows, Ordering::Relaxed);
+            self.ctx
+                .health
+                .update(&self.key, |r| r.already_committed_records += rows);
+            self.ctx.tracker.remove(seq);
+            return Ok(());
+        }
+        drop(reservation); // the batcher accounts the batch from here on
+        self.seqs.push(seq);
+        let key = self.key.clone();
+        let sealed = off_workers_sync(|| self.batcher.push(key, batch, seq, Instant::now()));
+        match sealed {
+            Ok(Some(sealed)) => self.flush(sealed).await,
+            Ok(None) => Ok(()),
+            Err(err) => {
+                self.seal_failed(err);
+                Ok(())
+            }
+        }
+    }
+
+    async fn flush_all(
+        &mut self,
+        sealed: icegate_batcher::Result<Vec<SealedBatch>>,
+    ) -> Result<(), Stopped> {
+        match sealed {
+            Ok(sealed) => {
+                for batch in sealed {
+                    self.flush(batch).await?;
+                }
+            }
+            Err(err) => self.seal_failed(err),
+        }
+        Ok(())
+    }
+
+    /// Sealing (concatenating and sorting) failed: the batch's records stay in the WAL.
+    fn seal_failed(&mut self, err: icegate_batcher::Error) {
+        tracing::error!(table = %self.key, error = %err, "sealing a batch failed; its records stay in the WAL");
+        self.seqs.clear();
+    }
+
+    /// Writes and commits `sealed`, exactly once, however long the lake takes.
+    async fn flush(&mut self, sealed: SealedBatch) -> Result<(), Stopped> {
+        let seqs = std::mem::take(&mut self.seqs);
+        if self.blocked {
+            return Ok(());
+        }
+        let rows = sealed.batch.num_rows() as u64;
+        let commit = Commit {
+            writer_id: self.ctx.writer_id.clone(),
+            first_seq: sealed.first_seq,
+            next: Watermark {
+                incarnation: self.ctx.incarnation.clone(),
+                run: self.ctx.run.clone(),
+                seq: sealed.last_seq,
+            },
+            expected: self.expected.clone(),
+        };
+        let started = Instant::now();
+        let staged = loop {
+            let written = match self.ensure_table().await {
+                Ok(()) => off_workers(self.ctx.lake.write_files(&self.key, &sealed.batch)).await,
+                Err(err) => Err(err),
+            };
+            match written {
+                Ok(staged) => break staged,
+                Err(err) => match err.class() {
+                    ErrorClass::Retryable => self.wait(&err).await?,
+                    ErrorClass::Permanent => return self.quarantine(&sealed, &seqs, &err).await,
+                    ErrorClass::WriterConflict => {
+                        self.block(&err);
+                        return Ok(());
+                    }
+                },
+            }
+        };
+        self.ctx
+            .metrics
+            .flush_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        loop {
+            match self.ctx.lake.commit(&self.key, &commit, &staged).await {
+                Ok(CommitOutcome::Committed { attempts }) => {
+                    let metrics = &self.ctx.metrics;
+                    metrics.commits.fetch_add(1, Ordering::Relaxed);
+                    metrics
+                        .commit_retries
+                        .fetch_add(u64::from(attempts.saturating_sub(1)), Ordering::Relaxed);
+                    metrics
+                        .commit_seconds
+                        .observe(started.elapsed().as_secs_f64());
+                    self.ctx.health.update(&self.key, |r| {
+                        r.commits += 1;
+                        r.committed_records += rows;
+                    });
+                    self.expected = Some(commit.next.clone());
+                    tracing::debug!(table = %self.key, rows, first_seq = commit.first_seq, last_seq = commit.next.seq, "committed");
+                    break;
+                }
+                Ok(CommitOutcome::AlreadyCommitted { current }) => {
+                    // An earlier attempt landed; its answer was lost.
+                    self.ctx
+                        .metrics
+                        .already_committed_records
+                        .fetch_add(rows, Ordering::Relaxed);
+                    self.ctx.health.update(&self.key, |r| {
+                        r.already_committed_records += rows;
+                        r.commits += 1;
+                        r.committed_records += rows;
+                    });
+                    self.expected = Some(current);
+                    break;
+                }
+                Err(err) => match err.class() {
+                    ErrorClass::Retryable => self.wait(&err).await?,
+                    ErrorClass::Permanent => {
+                        if let Err(discard) = self.ctx.lake.discard(&self.key, staged).await {
+                            tracing::warn!(table = %self.key, error = %discard, "could not delete the files of a quarantined batch");
+                        }
+                        return self.quarantine(&sealed, &seqs, &err).await;
+                    }
+                    ErrorClass::WriterConflict => {
+                        self.block(&err);
+                        return Ok(());
+                    }
+                },
+            }
+        }
+        self.done(&seqs);
+        Ok(())
+    }
+
+    async fn ensure_table(&mut self) -> Result<(), Error> {
+        if !self.table_ready {
+            self.ctx.lake.ensure_table(&self.key, self.signal).await?;
+            self.table_ready = true;
+        }
+        Ok(())
+    }
+
+    /// `seqs` are in the lake or the quarantine: the WAL may let them go.
+    fn done(&mut self, seqs: &[u64]) {
+        self.ctx.tracker.remove_all(seqs);
+        if let Err(err) = self.ctx.tracker.truncate(&self.ctx.wal) {
+            tracing::warn!(error = %err, "WAL truncation failed; retried after the next commit");
+        }
+        self.backoff = self.ctx.retry.initial;
+        if self.last_warning.take().is_some() {
+            tracing::info!(table = %self.key, "the table commits again");
+        }
+        self.set_state(LaneState::Ok);
+    }
+
+    /// Moves a batch that can never be written aside, whole, and goes on.
+    async fn quarantine(
+        &mut self,
+        sealed: &SealedBatch,
+        seqs: &[u64],
+        err: &Error,
+    ) -> Result<(), Stopped> {
+        let reason = err.to_string();
+        loop {
+            let kept = self.ctx.quarantine.keep_batch(
+                &self.key,
+                &sealed.batch,
+                sealed.first_seq,
+                sealed.last_seq,
+                &reason,
+            );
+            match kept {
+                Ok(path) => {
+                    let rows = sealed.batch.num_rows() as u64;
+                    let metrics = &self.ctx.metrics;
+                    metrics.quarantined_batches.fetch_add(1, Ordering::Relaxed);
+                    metrics
+                        .quarantined_records
+                        .fetch_add(rows, Ordering::Relaxed);
+                    let shown = path.display().to_string();
+                    self.ctx.health.update(&self.key, |r| {
+                        r.quarantined_batches += 1;
+                        r.quarantined_records += rows;
+                        r.last_quarantine = Some(format!("{shown}: {reason}"));
+                    });
+                    tracing::error!(table = %self.key, rows, first_seq = sealed.first_seq, last_seq = sealed.last_seq, path = %shown, reason = %reason, "a batch can never be written; moved to the quarantine");
+                    self.done(seqs);
+                    return Ok(());
+                }
+                Err(quarantine_err) => {
+                    tracing::error!(table = %self.key, error = %quarantine_err, "cannot write the quarantine; retrying");
+                    self.wait(&quarantine_err).await?;
+                }
+            }
+        }
+    }
+
+    /// Stops committing this table: another process writes as this writer. Records stay
+    /// in the WAL (the tracker keeps them) until an operator resolves it and restarts.
+    fn block(&mut self, err: &Error) {
+        tracing::error!(table = %self.key, error = %err, "stopped committing this table; its records stay in the WAL");
+        self.blocked = true;
+        self.seqs.clear();
+        self.set_state(LaneState::Blocked(err.to_string()));
+    }
+
+    /// Backs off after a retryable failure; `Err` when the lane must stop.
+    async fn wait(&mut self, err: &Error) -> Result<(), Stopped> {
+        self.ctx
+            .metrics
+            .commit_failures
+            .fetch_add(1, Ordering::Relaxed);
+        let message = err.to_string();
+        // One line per distinct failure, not one per retry.
+        if self.last_warning.as_deref() != Some(message.as_str()) {
+            tracing::warn!(table = %self.key, error = %message, retry_in = ?self.backoff, "the lake failed; retrying, the records stay in the WAL");
+            self.last_warning = Some(message.clone());
+        }
+        self.set_state(LaneState::Retrying(message));
+        self.table_ready = false;
+        let mut stop = self.ctx.stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(self.backoff) => {}
+            _ = crate::flusher::turned_true(&mut stop) => return Err(Stopped),
+        }
+        self.backoff = (self.backoff * 2).min(self.ctx.retry.max);
+        Ok(())
+    }
+
+    fn set_state(&self, state: LaneState) {
+        self.ctx.health.update(&self.key, |r| r.state = state);
+    }
+}
+
+/// Runs flush work — encoding Parquet: hundreds of milliseconds of CPU — outside the
+/// runtime's worker pool when it has one (the worker hands its other tasks to a fresh worker
+/// first), so requests keep being acknowledged meanwhile.
+async fn off_workers<F: std::future::Future>(work: F) -> F::Output {
+    let handle = tokio::runtime::Handle::current();
+    if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+        tokio::task::block_in_place(|| handle.block_on(work))
+    } else {
+        work.await
+    }
+}
+
+/// The same for synchronous work (sealing sorts a table's batch).
+fn off_workers_sync<T>(work: impl FnOnce() -> T) -> T {
+    let handle = tokio::runtime::Handle::current();
+    if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,235 @@
+//! [`LakeSink`] in memory, for tests of code above the seam: the same exactly-once rule as
+//! the Iceberg implementation (the conformance suite holds both to it), plus fault switches.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::array::RecordBatch;
+use async_trait::async_trait;
+use icegate_batcher::TableKey;
+
+use crate::error::{Error, ErrorClass, Result};
+use crate::lake::{
+    Commit, CommitOutcome, Decision, LakeSink, Watermark, decide, watermark_property,
+};
+use crate::signal::Signal;
+
+/// Files staged in memory: an id and the rows.
+#[derive(Debug)]
+pub struct MemoryStaged {
+    pub id: u64,
+    pub batch: RecordBatch,
+}
+
+/// A table in memory.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryTable {
+    pub signal: Option<Signal>,
+    /// Committed batches, in commit order.
+    pub batches: Vec<RecordBatch>,
+    pub properties: HashMap<String, String>,
+    pub snapshots: u64,
+}
+
+/// What the next calls should do instead of succeeding.
+#[derive(Debug, Default)]
+struct Faults {
+    /// Every operation fails with a retryable error (an outage).
+    down: bool,
+    /// Writes of batches containing this text in any string column fail permanently.
+    poison: Option<String>,
+    /// The next N commits land but report a retryable error (the answer was lost).
+    ambiguous_commits: u32,
+}
+
+/// An in-memory lake.
+#[derive(Debug, Default)]
+pub struct MemoryLake {
+    tables: Mutex<HashMap<TableKey, MemoryTable>>,
+    faults: Mutex<Faults>,
+    next_file: AtomicU64,
+    staged: Mutex<Vec<u64>>,
+    /// Calls that failed because the lake was down.
+    pub outage_failures: AtomicU64,
+}
+
+impl MemoryLake {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn table(&self, key: &TableKey) -> Option<MemoryTable> {
+        self.tables.lock().expect("not poisoned").get(key).cloned()
+    }
+
+    /// Rows committed to `key`.
+    pub fn rows(&self, key: &TableKey) -> usize {
+        self.table(key)
+            .map_or(0, |t| t.batches.iter().map(RecordBatch::num_rows).sum())
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.faults.lock().expect("not poisoned").down = down;
+    }
+
+    /// Batches containing `needle` can never be written.
+    pub fn set_poison(&self, needle: Option<&str>) {
+        self.faults.lock().expect("not poisoned").poison = needle.map(String::from);
+    }
+
+    /// The next `n` commits land but report failure.
+    pub fn lose_commit_answers(&self, n: u32) {
+        self.faults.lock().expect("not poisoned").ambiguous_commits = n;
+    }
+
+    /// Files staged and neither committed nor discarded.
+    pub fn orphaned_files(&self) -> usize {
+        self.staged.lock().expect("not poisoned").len()
+    }
+
+    /// Sets a property as another engine or an operator would.
+    pub fn set_property(&self, key: &TableKey, name: &str, value: &str) {
+        self.tables
+            .lock()
+            .expect("not poisoned")
+            .entry(key.clone())
+            .or_default()
+            .properties
+            .insert(name.into(), value.into());
+    }
+
+    fn check_up(&self, key: &TableKey, operation: &'static str) -> Result<()> {
+        if self.faults.lock().expect("not poisoned").down {
+            self.outage_failures.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::Lake {
+                table: key.to_string(),
+                operation,
+                class: ErrorClass::Retryable,
+                message: "the lake is down".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn contains_text(batch: &RecordBatch, needle: &str) -> bool {
+    use arrow::array::{Array, AsArray};
+    batch.columns().iter().any(|column| {
+        column
+            .as_string_opt::<i32>()
+            .is_some_and(|strings| strings.iter().flatten().any(|s| s.contains(needle)))
+            || column.as_map_opt().is_some_and(|map| {
+                map.values()
+                    .as_string_opt::<i32>()
+                    .is_some_and(|v| v.iter().flatten().any(|s| s.contains(needle)))
+                    && map.len() > 0
+            })
+    })
+}
+
+#[async_trait]
+impl LakeSink for MemoryLake {
+    type Staged = MemoryStaged;
+
+    async fn ensure_table(&self, key: &TableKey, signal: Signal) -> Result<()> {
+        self.check_up(key, "create or load table")?;
+        self.tables
+            .lock()
+            .expect("not poisoned")
+            .entry(key.clone())
+            .or_default()
+            .signal = Some(signal);
+        Ok(())
+    }
+
+    async fn write_files(&self, key: &TableKey, batch: &RecordBatch) -> Result<MemoryStaged> {
+        self.check_up(key, "write data files")?;
+        let poison = self.faults.lock().expect("not poisoned").poison.clone();
+        if let Some(needle) = poison
+            && contains_text(batch, &needle)
+        {
+            return Err(Error::Lake {
+                table: key.to_string(),
+                operation: "write data files",
+                class: ErrorClass::Permanent,
+                message: format!("File name too long (a value contains {needle:?})"),
+            });
+        }
+        let id = self.next_file.fetch_add(1, Ordering::Relaxed);
+        self.staged.lock().expect("not poisoned").push(id);
+        Ok(MemoryStaged {
+            id,
+            batch: batch.clone(),
+        })
+    }
+
+    async fn commit(
+        &self,
+        key: &TableKey,
+        commit: &Commit,
+        files: &MemoryStaged,
+    ) -> Result<CommitOutcome> {
+        self.check_up(key, "commit")?;
+        let mut tables = self.tables.lock().expect("not poisoned");
+        let table = tables.entry(key.clone()).or_default();
+        let property = watermark_property(&commit.writer_id);
+        let current = table
+            .properties
+            .get(&property)
+            .and_then(|v| Watermark::parse(v));
+        match decide(current.as_ref(), commit) {
+            Decision::AlreadyCommitted => {
+                return Ok(CommitOutcome::AlreadyCommitted {
+                    current: current.expect("decided on a watermark"),
+                });
+            }
+            Decision::Conflict { found } => {
+                return Err(Error::Lake {
+                    table: key.to_string(),
+                    operation: "commit",
+                    class: ErrorClass::WriterConflict,
+                    message: format!("watermark is {found:?}, expected {:?}", commit.expected),
+                });
+            }
+            Decision::Apply => {}
+        }
+        table.batches.push(files.batch.clone());
+        table.properties.insert(property, commit.next.encode());
+        table.snapshots += 1;
+        self.staged
+            .lock()
+            .expect("not poisoned")
+            .retain(|id| *id != files.id);
+        let mut faults = self.faults.lock().expect("not poisoned");
+        if faults.ambiguous_commits > 0 {
+            faults.ambiguous_commits -= 1;
+            return Err(Error::Lake {
+                table: key.to_string(),
+                operation: "commit",
+                class: ErrorClass::Retryable,
+                message: "connection reset before the answer".into(),
+            });
+        }
+        Ok(CommitOutcome::Committed { attempts: 1 })
+    }
+
+    async fn discard(&self, key: &TableKey, files: MemoryStaged) -> Result<()> {
+        self.check_up(key, "delete a staged file")?;
+        self.staged
+            .lock()
+            .expect("not poisoned")
+            .retain(|id| *id != files.id);
+        Ok(())
+    }
+
+    async fn watermark(&self, key: &TableKey, writer_id: &str) -> Result<Option<Watermark>> {
+        self.check_up(key, "load table")?;
+        Ok(self.table(key).and_then(|table| {
+            table
+                .properties
+                .get(&watermark_property(writer_id))
+                .and_then(|v| Watermark::parse(v))
+        }))
+    }
+}
