@@ -151,7 +151,10 @@ fn unknown_fingerprints_are_precise_errors() {
 #[test]
 #[ignore = "prints the current fingerprints: cargo test -p icegate-pipeline --test record -- --ignored"]
 fn print_fingerprints() {
-    for (name, print) in ["logs", "traces", "metrics"].iter().zip(record::builtin_fingerprints()) {
+    for (name, print) in ["logs", "traces", "metrics"]
+        .iter()
+        .zip(record::builtin_fingerprints())
+    {
         println!("{print:016x} {name}");
     }
 }

@@ -1,0 +1,424 @@
+//! The pipeline in process on the in-memory lake (milliseconds each): order, restarts with a
+//! multi-segment backlog, outages, lost commit answers, poison isolation, routing by
+//! namespace, a regressed WAL, a second writer with the same id. The oracle everywhere: every
+//! acknowledged record in the lake exactly once.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use icegate_batcher::{BatcherConfig, TableKey};
+use icegate_parser::{NdjsonContext, NdjsonDecoder};
+use icegate_pipeline::status::{LaneState, Metrics};
+use icegate_pipeline::{
+    Flusher, LakeSink, MemoryLake, Pipeline, PipelineParts, Quarantine, RetryPolicy, Tables, build,
+    wal_incarnation,
+};
+use icegate_redact::{RedactConfig, Redactor};
+use icegate_wal::{ByteSize, Wal, WalConfig};
+use tokio::sync::watch;
+
+fn logs_key() -> TableKey {
+    TableKey::new("default", "logs")
+}
+
+/// NDJSON lines `record-{n}` for `ns`.
+fn records(ns: impl Iterator<Item = u64>, tag: &str) -> RecordBatch {
+    let body: String = ns
+        .map(|n| {
+            format!(
+                "{{\"service\":\"svc-{}\",\"time\":{},\"msg\":\"{tag}record-{n}\"}}\n",
+                n % 4,
+                1_764_000_000 + n
+            )
+        })
+        .collect();
+    NdjsonDecoder::new().decode(body.as_bytes(), &NdjsonContext::default(), 0)
+}
+
+/// How often each body is in the lake's table.
+fn bodies(lake: &MemoryLake, key: &TableKey) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for batch in lake.table(key).map(|t| t.batches).unwrap_or_default() {
+        let body = batch.column_by_name("body").unwrap().as_string::<i32>();
+        for i in 0..body.len() {
+            *counts.entry(body.value(i).to_string()).or_default() += 1;
+        }
+    }
+    counts
+}
+
+fn assert_exactly_once(lake: &MemoryLake, key: &TableKey, tag: &str, acknowledged: &[u64]) {
+    let counts = bodies(lake, key);
+    for n in acknowledged {
+        assert_eq!(
+            counts.get(&format!("{tag}record-{n}")),
+            Some(&1),
+            "{tag}record-{n} in {key}"
+        );
+    }
+    assert!(
+        counts.values().all(|c| *c == 1),
+        "a record of {key} is there twice"
+    );
+}
+
+fn wal_config() -> WalConfig {
+    WalConfig {
+        segment_size: ByteSize(64 << 10),
+        ..WalConfig::default()
+    }
+}
+
+/// One process run: its own runtime (dropping it is a crash: every task just stops).
+struct Run {
+    runtime: tokio::runtime::Runtime,
+    pipeline: Arc<Pipeline>,
+    wal: Arc<Wal>,
+    shutdown: watch::Sender<bool>,
+    flusher: Option<tokio::task::JoinHandle<()>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Run {
+    fn start(dir: &Path, lake: &Arc<MemoryLake>, flush_size: u64) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let wal_dir = dir.join("wal");
+        let (wal, _) = Wal::open(&wal_dir, wal_config()).unwrap();
+        let incarnation = wal_incarnation(&wal_dir, &wal).unwrap();
+        let wal = Arc::new(wal);
+        let metrics = Arc::new(Metrics::default());
+        let (pipeline, flusher): (_, Flusher<MemoryLake>) = build(PipelineParts {
+            wal: wal.clone(),
+            lake: lake.clone(),
+            writer_id: "writer-1".into(),
+            incarnation,
+            redactor: Redactor::new(&RedactConfig::default()).unwrap(),
+            batcher: BatcherConfig {
+                flush_size,
+                flush_interval_ms: 50,
+            },
+            max_memory: 256 << 20,
+            tables: Tables::from_config(&Default::default()),
+            quarantine: Quarantine::new(dir.join("quarantine")),
+            retry: RetryPolicy {
+                initial: Duration::from_millis(5),
+                max: Duration::from_millis(20),
+            },
+            metrics: metrics.clone(),
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let flusher = runtime.spawn(flusher.run(shutdown_rx, Duration::from_secs(10)));
+        Self {
+            runtime,
+            pipeline,
+            wal,
+            shutdown,
+            flusher: Some(flusher),
+            metrics,
+        }
+    }
+
+    /// Accepts records `ns` (one request per `per_request`); returns the acknowledged ones.
+    fn send(
+        &self,
+        key: &TableKey,
+        ns: std::ops::Range<u64>,
+        per_request: u64,
+        tag: &str,
+    ) -> Vec<u64> {
+        let mut acknowledged = Vec::new();
+        let mut n = ns.start;
+        while n < ns.end {
+            let end = (n + per_request).min(ns.end);
+            let batch = records(n..end, tag);
+            let pipeline = self.pipeline.clone();
+            let key = key.clone();
+            if self
+                .runtime
+                .block_on(async move { pipeline.accept(key, batch).await })
+                .is_ok()
+            {
+                acknowledged.extend(n..end);
+            }
+            n = end;
+        }
+        acknowledged
+    }
+
+    /// Graceful shutdown: everything acknowledged is committed.
+    fn stop(mut self) {
+        self.pipeline.close();
+        self.shutdown.send(true).unwrap();
+        let flusher = self.flusher.take().unwrap();
+        self.runtime.block_on(flusher).unwrap();
+        self.wal.close().unwrap();
+    }
+
+    /// SIGKILL: nothing more runs.
+    fn crash(self) {
+        drop(self.runtime);
+    }
+}
+
+fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn wal_segments(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("wal"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".wal")
+        })
+        .count()
+}
+
+#[test]
+fn a_restart_with_a_multi_segment_backlog_commits_every_record_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Arc::new(MemoryLake::new());
+    // The lake is down: the backlog builds up over many WAL segments.
+    lake.set_down(true);
+    let run = Run::start(dir.path(), &lake, 256 << 10);
+    let mut acknowledged = run.send(&logs_key(), 0..20_000, 50, "");
+    assert_eq!(acknowledged.len(), 20_000);
+    assert!(
+        wal_segments(dir.path()) > 10,
+        "the backlog spans {} segments",
+        wal_segments(dir.path())
+    );
+    run.crash();
+
+    // The next run replays it in several flushes, while new records arrive.
+    lake.set_down(false);
+    let run = Run::start(dir.path(), &lake, 256 << 10);
+    acknowledged.extend(run.send(&logs_key(), 20_000..25_000, 50, ""));
+    wait_for("every record", || lake.rows(&logs_key()) >= 25_000);
+    let table = lake.table(&logs_key()).unwrap();
+    assert!(
+        table.snapshots > 3,
+        "replay flushed {} times",
+        table.snapshots
+    );
+    assert!(run.metrics.replayed_records.load(Ordering::Relaxed) >= 20_000);
+    run.stop();
+    assert_exactly_once(&lake, &logs_key(), "", &acknowledged);
+    assert!(
+        wal_segments(dir.path()) <= 2,
+        "the WAL was truncated: {} segments left",
+        wal_segments(dir.path())
+    );
+
+    // And once more: nothing is committed twice after a clean restart.
+    let run = Run::start(dir.path(), &lake, 256 << 10);
+    run.stop();
+    assert_exactly_once(&lake, &logs_key(), "", &acknowledged);
+}
+
+#[test]
+fn crashes_between_commits_never_lose_or_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Arc::new(MemoryLake::new());
+    let mut acknowledged = Vec::new();
+    for round in 0..5u64 {
+        let run = Run::start(dir.path(), &lake, 32 << 10);
+        acknowledged.extend(run.send(&logs_key(), round * 3000..(round + 1) * 3000, 30, ""));
+        // Crash after some commits landed, with more sealed or pending.
+        wait_for("a commit", || lake.rows(&logs_key()) > 0);
+        run.crash();
+    }
+    Run::start(dir.path(), &lake, 32 << 10).stop();
+    assert_exactly_once(&lake, &logs_key(), "", &acknowledged);
+    assert_eq!(lake.rows(&logs_key()), acknowledged.len());
+}
+
+#[test]
+fn an_outage_is_retried_and_a_lost_commit_answer_is_not_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Arc::new(MemoryLake::new());
+    lake.set_down(true);
+    let run = Run::start(dir.path(), &lake, 1 << 20);
+    let acknowledged = run.send(&logs_key(), 0..500, 10, "");
+    wait_for("retries", || {
+        lake.outage_failures.load(Ordering::Relaxed) > 3
+    });
+    let readiness = run.pipeline.readiness();
+    assert!(
+        readiness.ready,
+        "an outage alone does not make the node unready: {:?}",
+        readiness.reasons
+    );
+    assert!(matches!(
+        readiness.lanes[0].state,
+        LaneState::Opening | LaneState::Retrying(_)
+    ));
+    lake.lose_commit_answers(1);
+    lake.set_down(false);
+    wait_for("the backlog", || lake.rows(&logs_key()) >= 500);
+    run.stop();
+    assert_exactly_once(&lake, &logs_key(), "", &acknowledged);
+    assert_eq!(
+        lake.orphaned_files(),
+        0,
+        "files of the lost answer are the committed ones"
+    );
+}
+
+#[test]
+fn a_poison_batch_is_quarantined_and_other_tables_keep_committing() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Arc::new(MemoryLake::new());
+    lake.set_poison(Some("POISON"));
+    let run = Run::start(dir.path(), &lake, 1 << 20);
+    let team_a = TableKey::new("team-a", "logs");
+    let team_b = TableKey::new("team-b", "logs");
+    let bad = run.send(&team_a, 0..10, 10, "POISON");
+    let good_b = run.send(&team_b, 0..300, 10, "");
+    wait_for("team-b", || lake.rows(&team_b) >= 300);
+    wait_for("the quarantine", || {
+        run.metrics.quarantined_batches.load(Ordering::Relaxed) >= 1
+    });
+    // The lane goes on: later records of team-a commit.
+    let good_a = run.send(&team_a, 100..200, 10, "");
+    wait_for("team-a", || lake.rows(&team_a) >= 100);
+    let readiness = run.pipeline.readiness();
+    assert!(readiness.ready, "{:?}", readiness.reasons);
+    let lane_a = readiness
+        .lanes
+        .iter()
+        .find(|l| l.table == "team-a.logs")
+        .unwrap();
+    assert_eq!(lane_a.quarantined_batches, 1);
+    assert_eq!(lane_a.quarantined_records, 10);
+    run.stop();
+    assert_exactly_once(&lake, &team_a, "", &good_a);
+    assert_exactly_once(&lake, &team_b, "", &good_b);
+    assert!(bodies(&lake, &team_a).keys().all(|b| !b.contains("POISON")));
+
+    // The poison batch is kept whole and readable, with its reason.
+    let kept: Vec<_> = std::fs::read_dir(dir.path().join("quarantine/team-a/logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let arrow_file = kept
+        .iter()
+        .find(|p| p.extension().unwrap() == "arrow")
+        .unwrap();
+    let reader =
+        arrow::ipc::reader::FileReader::try_new(std::fs::File::open(arrow_file).unwrap(), None)
+            .unwrap();
+    let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, bad.len());
+    let reason = std::fs::read_to_string(arrow_file.with_extension("json")).unwrap();
+    assert!(reason.contains("File name too long"), "{reason}");
+}
+
+#[test]
+fn a_regressed_wal_is_detected_and_new_records_are_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Arc::new(MemoryLake::new());
+    let run = Run::start(dir.path(), &lake, 1 << 20);
+    let mut acknowledged = run.send(&logs_key(), 0..1000, 10, "");
+    run.stop();
+    // A backup of the WAL taken now...
+    let backup = dir.path().join("wal-backup");
+    copy_dir(&dir.path().join("wal"), &backup);
+    let run = Run::start(dir.path(), &lake, 1 << 20);
+    acknowledged.extend(run.send(&logs_key(), 1000..3000, 10, ""));
+    run.stop();
+    // ...is restored: its next sequence number is below the lake's watermark.
+    std::fs::remove_dir_all(dir.path().join("wal")).unwrap();
+    copy_dir(&backup, &dir.path().join("wal"));
+    let run = Run::start(dir.path(), &lake, 1 << 20);
+    acknowledged.extend(run.send(&logs_key(), 3000..3500, 10, ""));
+    wait_for("the new records", || lake.rows(&logs_key()) >= 3500);
+    assert_eq!(run.metrics.wal_regressions.load(Ordering::Relaxed), 1);
+    run.stop();
+    assert_exactly_once(&lake, &logs_key(), "", &acknowledged);
+    // And the restart after that is consistent again.
+    Run::start(dir.path(), &lake, 1 << 20).stop();
+    assert_exactly_once(&lake, &logs_key(), "", &acknowledged);
+}
+
+#[test]
+fn another_process_with_the_same_writer_id_stops_only_that_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Arc::new(MemoryLake::new());
+    let run = Run::start(dir.path(), &lake, 1 << 20);
+    let other = TableKey::new("default", "other");
+    run.send(&logs_key(), 0..100, 10, "");
+    run.send(&other, 0..100, 10, "");
+    wait_for("both tables", || {
+        lake.rows(&logs_key()) >= 100 && lake.rows(&other) >= 100
+    });
+    // A copy of this node's data directory commits as the same writer.
+    lake.set_property(
+        &logs_key(),
+        "icegate.watermark.writer-1",
+        "1:someone:else:999999",
+    );
+    run.send(&logs_key(), 100..200, 10, "");
+    let good = run.send(&other, 100..200, 10, "");
+    wait_for("the other table", || lake.rows(&other) >= 200);
+    wait_for("the block", || {
+        run.pipeline
+            .readiness()
+            .lanes
+            .iter()
+            .any(|l| matches!(l.state, LaneState::Blocked(_)))
+    });
+    assert_eq!(
+        lake.rows(&logs_key()),
+        100,
+        "nothing more is committed to the contested table"
+    );
+    run.stop();
+    assert_exactly_once(&lake, &other, "", &good);
+    // The WAL kept the blocked table's records.
+    let wal = Wal::open(dir.path().join("wal"), wal_config()).unwrap().0;
+    let kept = wal.read_from(wal.stats().first_seq).unwrap().count();
+    assert!(kept >= 10, "the WAL kept {kept} records");
+}
+
+#[test]
+fn the_memory_lake_and_lanes_route_by_full_table_key() {
+    // Same table name, two namespaces: two tables, never mixed.
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Arc::new(MemoryLake::new());
+    let run = Run::start(dir.path(), &lake, 1 << 20);
+    let a = TableKey::new("a", "logs");
+    let b = TableKey::new("b", "logs");
+    let sent_a = run.send(&a, 0..50, 5, "a-");
+    let sent_b = run.send(&b, 0..70, 7, "b-");
+    run.stop();
+    assert_exactly_once(&lake, &a, "a-", &sent_a);
+    assert_exactly_once(&lake, &b, "b-", &sent_b);
+    assert_eq!((lake.rows(&a), lake.rows(&b)), (50, 70));
+    let _ = lake.watermark(&a, "writer-1");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "LOCK" {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
