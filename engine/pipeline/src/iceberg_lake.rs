@@ -172,7 +172,8 @@ fn without_internal_retries(table: &Table) -> iceberg::Result<Table> {
     let mut builder = Table::builder()
         .metadata(metadata)
         .identifier(table.identifier().clone())
-        .file_io(table.file_io().clone());
+        .file_io(table.file_io().clone())
+        .runtime(iceberg::Runtime::try_current()?);
     if let Some(location) = table.metadata_location() {
         builder = builder.metadata_location(location);
     }
