@@ -14,7 +14,7 @@ use icegate_batcher::{BatcherConfig, TableKey};
 use icegate_parser::{NdjsonContext, NdjsonDecoder};
 use icegate_pipeline::status::{LaneState, Metrics};
 use icegate_pipeline::{
-    Flusher, LakeSink, MemoryLake, Pipeline, PipelineParts, Quarantine, RetryPolicy, Tables, build,
+    Flusher, MemoryLake, Pipeline, PipelineParts, Quarantine, RetryPolicy, Tables, build,
     wal_incarnation,
 };
 use icegate_redact::{RedactConfig, Redactor};
@@ -410,7 +410,6 @@ fn the_memory_lake_and_lanes_route_by_full_table_key() {
     assert_exactly_once(&lake, &a, "a-", &sent_a);
     assert_exactly_once(&lake, &b, "b-", &sent_b);
     assert_eq!((lake.rows(&a), lake.rows(&b)), (50, 70));
-    let _ = lake.watermark(&a, "writer-1");
 }
 
 fn copy_dir(from: &Path, to: &Path) {

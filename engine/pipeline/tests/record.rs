@@ -147,14 +147,3 @@ fn unknown_fingerprints_are_precise_errors() {
     let err = record::decode(&bytes).unwrap_err().to_string();
     assert!(err.contains("fingerprint"), "{err}");
 }
-
-#[test]
-#[ignore = "prints the current fingerprints: cargo test -p icegate-pipeline --test record -- --ignored"]
-fn print_fingerprints() {
-    for (name, print) in ["logs", "traces", "metrics"]
-        .iter()
-        .zip(record::builtin_fingerprints())
-    {
-        println!("{print:016x} {name}");
-    }
-}
