@@ -52,14 +52,7 @@ impl IcebergLake {
         self.lake
             .get_or_try_init(|| open_lake(&self.config, &self.data_dir))
             .await
-            .map_err(|err| {
-                let class = if err.is_retryable() {
-                    ErrorClass::Retryable
-                } else {
-                    ErrorClass::Permanent
-                };
-                Error::lake(&self.config.catalog_name, "open the catalog", class, &err)
-            })
+            .map_err(|err| committer_error(&self.config.catalog_name, "open the catalog", &err))
     }
 
     fn cached(&self, key: &TableKey) -> Option<Table> {
@@ -146,6 +139,20 @@ fn class_of(kind: iceberg::ErrorKind, message: &str) -> ErrorClass {
     }
 }
 
+/// A committer error, classified as the committer does.
+fn committer_error(
+    target: impl ToString,
+    operation: &'static str,
+    err: &icegate_committer::Error,
+) -> Error {
+    let class = if err.is_retryable() {
+        ErrorClass::Retryable
+    } else {
+        ErrorClass::Permanent
+    };
+    Error::lake(target, operation, class, err)
+}
+
 fn iceberg_error(key: &TableKey, operation: &'static str, err: iceberg::Error) -> Error {
     let message = error_chain(&err);
     Error::Lake {
@@ -192,14 +199,7 @@ impl LakeSink for IcebergLake {
         let table = lake
             .table_at(&ident(key), &signal.schema(), &signal.layout())
             .await
-            .map_err(|err| {
-                let class = if err.is_retryable() {
-                    ErrorClass::Retryable
-                } else {
-                    ErrorClass::Permanent
-                };
-                Error::lake(key, "create or load table", class, &err)
-            })?;
+            .map_err(|err| committer_error(key, "create or load table", &err))?;
         self.tables
             .lock()
             .expect("not poisoned")
