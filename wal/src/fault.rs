@@ -133,3 +133,183 @@ impl SegmentWriter for FaultySegment {
         self.inner.sync()
     }
 }
+
+/// A simulated power loss. Forwards to real files and remembers, per segment, how much was
+/// made durable: data by `sync`, a new segment's existence by the next directory sync.
+/// [`PowerLossIo::power_loss`] then cuts the power: every later call fails, each segment is
+/// cut back to its synced length, and segments whose creation was never synced disappear —
+/// what the disk holds after the machine loses power. (Removals are taken as durable at
+/// once: undoing an unlink is not possible, and a removed segment only ever held records
+/// the lake already has.)
+#[derive(Debug, Default)]
+pub struct PowerLossIo {
+    state: Arc<std::sync::Mutex<PowerState>>,
+}
+
+#[derive(Debug, Default)]
+struct PowerState {
+    off: bool,
+    segments: std::collections::HashMap<std::path::PathBuf, SegmentDurability>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SegmentDurability {
+    written: u64,
+    synced: u64,
+    /// The directory entry survives a power loss.
+    linked: bool,
+}
+
+/// What a power loss took.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PowerLossReport {
+    /// Bytes written to segments and never synced.
+    pub bytes_dropped: u64,
+    /// Segments created and never made durable by a directory sync.
+    pub segments_dropped: usize,
+}
+
+impl PowerLossIo {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cuts the power: drops every unsynced write (see the type's docs). The WAL using this
+    /// I/O fails from here on; drop it and open the directory again to "reboot".
+    pub fn power_loss(&self) -> io::Result<PowerLossReport> {
+        let mut state = self.lock();
+        state.off = true;
+        let mut report = PowerLossReport::default();
+        for (path, segment) in state.segments.drain() {
+            if !segment.linked {
+                report.segments_dropped += 1;
+                report.bytes_dropped += segment.written;
+                match std::fs::remove_file(&path) {
+                    Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+                    _ => {}
+                }
+                continue;
+            }
+            report.bytes_dropped += segment.written - segment.synced;
+            match std::fs::OpenOptions::new().write(true).open(&path) {
+                Ok(file) => file.set_len(segment.synced)?,
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {} // removed by truncation
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(report)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, PowerState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn powered_off() -> io::Error {
+    io::Error::other("simulated power loss")
+}
+
+impl WalIo for PowerLossIo {
+    fn create_segment(&self, path: &Path) -> io::Result<Box<dyn SegmentWriter>> {
+        let mut state = self.lock();
+        if state.off {
+            return Err(powered_off());
+        }
+        let inner = crate::io::StdIo.create_segment(path)?;
+        let durability = SegmentDurability {
+            written: 0,
+            synced: 0,
+            linked: false,
+        };
+        state.segments.insert(path.to_path_buf(), durability);
+        Ok(Box::new(PowerLossSegment {
+            inner,
+            path: path.to_path_buf(),
+            state: self.state.clone(),
+        }))
+    }
+
+    fn open_segment(&self, path: &Path, len: u64) -> io::Result<Box<dyn SegmentWriter>> {
+        let mut state = self.lock();
+        if state.off {
+            return Err(powered_off());
+        }
+        let inner = crate::io::StdIo.open_segment(path, len)?;
+        // What recovery found is on disk already.
+        let durability = SegmentDurability {
+            written: len,
+            synced: len,
+            linked: true,
+        };
+        state.segments.insert(path.to_path_buf(), durability);
+        Ok(Box::new(PowerLossSegment {
+            inner,
+            path: path.to_path_buf(),
+            state: self.state.clone(),
+        }))
+    }
+
+    fn remove_segment(&self, path: &Path) -> io::Result<()> {
+        let mut state = self.lock();
+        if state.off {
+            return Err(powered_off());
+        }
+        std::fs::remove_file(path)?;
+        state.segments.remove(path);
+        Ok(())
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        let mut state = self.lock();
+        if state.off {
+            return Err(powered_off());
+        }
+        crate::io::StdIo.sync_dir(dir)?;
+        for segment in state.segments.values_mut() {
+            segment.linked = true;
+        }
+        Ok(())
+    }
+}
+
+struct PowerLossSegment {
+    inner: Box<dyn SegmentWriter>,
+    path: std::path::PathBuf,
+    state: Arc<std::sync::Mutex<PowerState>>,
+}
+
+impl PowerLossSegment {
+    /// Runs `call` unless the power is off, then records its effect — under the lock, so a
+    /// power loss never races a write.
+    fn powered(
+        &mut self,
+        call: impl FnOnce(&mut dyn SegmentWriter) -> io::Result<()>,
+        effect: impl FnOnce(&mut SegmentDurability),
+    ) -> io::Result<()> {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if state.off {
+            return Err(powered_off());
+        }
+        call(&mut *self.inner)?;
+        if let Some(segment) = state.segments.get_mut(&self.path) {
+            effect(segment);
+        }
+        Ok(())
+    }
+}
+
+impl SegmentWriter for PowerLossSegment {
+    fn append(&mut self, buf: &[u8]) -> io::Result<()> {
+        let len = buf.len() as u64;
+        self.powered(|inner| inner.append(buf), |s| s.written += len)
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.powered(|inner| inner.sync(), |s| s.synced = s.written)
+    }
+}
