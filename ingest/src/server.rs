@@ -87,7 +87,10 @@ pub async fn start(config: IngestConfig) -> anyhow::Result<Server> {
         max_memory: config.max_memory,
         tables: Tables::from_config(&config.lake),
         quarantine: Quarantine::new(config.quarantine_dir()),
-        retry: RetryPolicy::default(),
+        retry: RetryPolicy {
+            attempt_timeout: Duration::from_millis(config.lake_timeout_ms),
+            ..RetryPolicy::default()
+        },
         metrics,
     });
 

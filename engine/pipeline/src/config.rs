@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 /// max-request-size = 16777216       # bytes, compressed or decompressed
 /// max-memory = 1073741824           # bytes of batches in memory before 429s
 /// shutdown-timeout-ms = 30000
+/// lake-timeout-ms = 60000           # longest one catalog or storage operation may take
 /// [batcher]   # flush-size, flush-interval-ms      (icegate_batcher::BatcherConfig)
 /// [wal]       # sync, segment-size, max-disk-size…  (icegate_wal::WalConfig)
 /// [lake]      # catalog, storage, namespace…        (icegate_committer::LakeConfig)
@@ -45,6 +46,11 @@ pub struct IngestConfig {
     pub max_memory: u64,
     /// How long SIGTERM waits for the final flush and commit. Default: 30 000 ms.
     pub shutdown_timeout_ms: u64,
+    /// Longest one lake operation (create a table, write a batch's files, commit, read the
+    /// watermark) may take before it counts as failed and is retried with backoff: a
+    /// catalog or store that accepts connections and never answers must not stall a table.
+    /// Default: 60 000 ms.
+    pub lake_timeout_ms: u64,
     pub batcher: BatcherConfig,
     pub wal: WalConfig,
     pub lake: LakeConfig,
@@ -61,6 +67,7 @@ impl Default for IngestConfig {
             max_request_size: 16 << 20,
             max_memory: 1 << 30,
             shutdown_timeout_ms: 30_000,
+            lake_timeout_ms: 60_000,
             batcher: BatcherConfig::default(),
             wal: WalConfig::default(),
             lake: LakeConfig::default(),

@@ -21,9 +21,7 @@ use icegate_writer::{ParquetConfig, write_data_files};
 use tokio::sync::OnceCell;
 
 use crate::error::{Error, ErrorClass, Result, error_chain};
-use crate::lake::{
-    Commit, CommitOutcome, Decision, LakeSink, Watermark, decide, watermark_property,
-};
+use crate::lake::{Commit, CommitOutcome, LakeSink, Watermark, check_commit, watermark_property};
 use crate::signal::Signal;
 
 /// Tables in the configured Iceberg catalog.
@@ -256,25 +254,8 @@ impl LakeSink for IcebergLake {
             self.forget(key);
             let table = self.load(key).await?;
             let current = watermark_of(table.metadata(), &commit.writer_id);
-            match decide(current.as_ref(), commit) {
-                Decision::AlreadyCommitted => {
-                    return Ok(CommitOutcome::AlreadyCommitted {
-                        current: current.expect("decided on a watermark"),
-                    });
-                }
-                Decision::Conflict { found } => {
-                    return Err(Error::Lake {
-                        table: key.to_string(),
-                        operation: "commit",
-                        class: ErrorClass::WriterConflict,
-                        message: format!(
-                            "writer {}'s watermark is {found:?}, expected {:?}: another \
-                             process commits as this writer (a copied data directory?)",
-                            commit.writer_id, commit.expected
-                        ),
-                    });
-                }
-                Decision::Apply => {}
+            if let Some(outcome) = check_commit(key, current, commit)? {
+                return Ok(outcome);
             }
             let prepare = |err| iceberg_error(key, "prepare commit", err);
             let base = without_internal_retries(&table).map_err(prepare)?;

@@ -120,6 +120,31 @@ pub fn decide(current: Option<&Watermark>, commit: &Commit) -> Decision {
     Decision::Apply
 }
 
+/// [`decide`] as an implementation acts on it: `Ok(Some(..))` ends the attempt (an earlier
+/// one landed), a writer conflict is an error, `Ok(None)` means apply the commit.
+pub fn check_commit(
+    key: &TableKey,
+    current: Option<Watermark>,
+    commit: &Commit,
+) -> Result<Option<CommitOutcome>> {
+    match decide(current.as_ref(), commit) {
+        Decision::AlreadyCommitted => Ok(Some(CommitOutcome::AlreadyCommitted {
+            current: current.expect("decided on a watermark"),
+        })),
+        Decision::Conflict { found } => Err(crate::Error::Lake {
+            table: key.to_string(),
+            operation: "commit",
+            class: crate::ErrorClass::WriterConflict,
+            message: format!(
+                "writer {}'s watermark is {found:?}, expected {:?}: another process commits \
+                 as this writer (a copied data directory?)",
+                commit.writer_id, commit.expected
+            ),
+        }),
+        Decision::Apply => Ok(None),
+    }
+}
+
 /// Where sealed batches go. Errors carry an [`crate::ErrorClass`] the lanes act on.
 #[async_trait]
 pub trait LakeSink: Send + Sync + 'static {

@@ -18,11 +18,16 @@ use crate::signal::Signal;
 use crate::status::{Health, LaneState, Metrics};
 use crate::tracker::Tracker;
 
-/// How long a lane waits between attempts while the lake fails.
+/// How a lane treats a failing or silent lake.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
+    /// First wait after a failure; doubles per failure up to `max`.
     pub initial: Duration,
     pub max: Duration,
+    /// Longest one lake operation may take before it counts as a retryable failure (a
+    /// black-holed catalog or store answers nothing, ever). A commit that timed out may
+    /// still land: the next attempt finds it by the watermark and does not apply it twice.
+    pub attempt_timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -30,6 +35,7 @@ impl Default for RetryPolicy {
         Self {
             initial: Duration::from_millis(200),
             max: Duration::from_secs(10),
+            attempt_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -162,12 +168,18 @@ impl<L: LakeSink> Lane<L> {
     }
 
     async fn try_open(&mut self) -> Result<(), Error> {
-        self.ctx.lake.ensure_table(&self.key, self.signal).await?;
+        let ctx = self.ctx.clone();
+        self.bounded(
+            "create table",
+            ctx.lake.ensure_table(&self.key, self.signal),
+        )
+        .await?;
         self.table_ready = true;
         let watermark = self
-            .ctx
-            .lake
-            .watermark(&self.key, &self.ctx.writer_id)
+            .bounded(
+                "read watermark",
+                ctx.lake.watermark(&self.key, &ctx.writer_id),
+            )
             .await?;
         match &watermark {
             Some(mark) if mark.incarnation == self.ctx.incarnation => {
@@ -279,7 +291,10 @@ impl<L: LakeSink> Lane<L> {
         let started = Instant::now();
         let staged = loop {
             let written = match self.ensure_table().await {
-                Ok(()) => off_workers(self.ctx.lake.write_files(&self.key, &sealed.batch)).await,
+                Ok(()) => {
+                    let write = self.ctx.lake.write_files(&self.key, &sealed.batch);
+                    off_workers(self.bounded("write files", write)).await
+                }
                 Err(err) => Err(err),
             };
             match written {
@@ -300,7 +315,9 @@ impl<L: LakeSink> Lane<L> {
             .observe(started.elapsed().as_secs_f64());
         let started = Instant::now();
         loop {
-            match self.ctx.lake.commit(&self.key, &commit, &staged).await {
+            let ctx = self.ctx.clone();
+            let attempt = ctx.lake.commit(&self.key, &commit, &staged);
+            match self.bounded("commit", attempt).await {
                 Ok(CommitOutcome::Committed { attempts }) => {
                     let metrics = &self.ctx.metrics;
                     metrics.commits.fetch_add(1, Ordering::Relaxed);
@@ -335,7 +352,8 @@ impl<L: LakeSink> Lane<L> {
                 Err(err) => match err.class() {
                     ErrorClass::Retryable => self.wait(&err).await?,
                     ErrorClass::Permanent => {
-                        if let Err(discard) = self.ctx.lake.discard(&self.key, staged).await {
+                        let discard = ctx.lake.discard(&self.key, staged);
+                        if let Err(discard) = self.bounded("delete files", discard).await {
                             tracing::warn!(table = %self.key, error = %discard, "could not delete the files of a quarantined batch");
                         }
                         return self.quarantine(&sealed, &seqs, &err).await;
@@ -353,10 +371,33 @@ impl<L: LakeSink> Lane<L> {
 
     async fn ensure_table(&mut self) -> Result<(), Error> {
         if !self.table_ready {
-            self.ctx.lake.ensure_table(&self.key, self.signal).await?;
+            let ctx = self.ctx.clone();
+            self.bounded(
+                "create table",
+                ctx.lake.ensure_table(&self.key, self.signal),
+            )
+            .await?;
             self.table_ready = true;
         }
         Ok(())
+    }
+
+    /// `work`, failed as retryable when the lake does not answer within the attempt timeout.
+    async fn bounded<T>(
+        &self,
+        operation: &'static str,
+        work: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let limit = self.ctx.retry.attempt_timeout;
+        match tokio::time::timeout(limit, work).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Lake {
+                table: self.key.to_string(),
+                operation,
+                class: ErrorClass::Retryable,
+                message: format!("no answer within {limit:?}"),
+            }),
+        }
     }
 
     /// `seqs` are in the lake or the quarantine: the WAL may let them go.

@@ -10,9 +10,7 @@ use async_trait::async_trait;
 use icegate_batcher::TableKey;
 
 use crate::error::{Error, ErrorClass, Result};
-use crate::lake::{
-    Commit, CommitOutcome, Decision, LakeSink, Watermark, decide, watermark_property,
-};
+use crate::lake::{Commit, CommitOutcome, LakeSink, Watermark, check_commit, watermark_property};
 use crate::signal::Signal;
 
 /// Files staged in memory: an id and the rows.
@@ -41,6 +39,10 @@ struct Faults {
     poison: Option<String>,
     /// The next N commits land but report a retryable error (the answer was lost).
     ambiguous_commits: u32,
+    /// Every operation hangs, never answering (a black-holed lake).
+    silent: bool,
+    /// The next N commits land and then never answer.
+    silent_commits: u32,
 }
 
 /// An in-memory lake.
@@ -83,6 +85,16 @@ impl MemoryLake {
         self.faults.lock().expect("not poisoned").ambiguous_commits = n;
     }
 
+    /// Every operation from now on hangs until `false` (connections that never answer).
+    pub fn set_silent(&self, silent: bool) {
+        self.faults.lock().expect("not poisoned").silent = silent;
+    }
+
+    /// The next `n` commits land and then never answer.
+    pub fn swallow_commit_answers(&self, n: u32) {
+        self.faults.lock().expect("not poisoned").silent_commits = n;
+    }
+
     /// Files staged and neither committed nor discarded.
     pub fn orphaned_files(&self) -> usize {
         self.staged.lock().expect("not poisoned").len()
@@ -99,7 +111,12 @@ impl MemoryLake {
             .insert(name.into(), value.into());
     }
 
-    fn check_up(&self, key: &TableKey, operation: &'static str) -> Result<()> {
+    async fn check_up(&self, key: &TableKey, operation: &'static str) -> Result<()> {
+        let silent = self.faults.lock().expect("not poisoned").silent;
+        if silent {
+            self.outage_failures.fetch_add(1, Ordering::Relaxed);
+            std::future::pending::<()>().await;
+        }
         if self.faults.lock().expect("not poisoned").down {
             self.outage_failures.fetch_add(1, Ordering::Relaxed);
             return Err(Error::Lake {
@@ -110,6 +127,33 @@ impl MemoryLake {
             });
         }
         Ok(())
+    }
+
+    /// The commit's effect on the table, or the outcome that ends it early.
+    fn apply(
+        &self,
+        key: &TableKey,
+        commit: &Commit,
+        files: &MemoryStaged,
+    ) -> Result<Option<CommitOutcome>> {
+        let mut tables = self.tables.lock().expect("not poisoned");
+        let table = tables.entry(key.clone()).or_default();
+        let property = watermark_property(&commit.writer_id);
+        let current = table
+            .properties
+            .get(&property)
+            .and_then(|v| Watermark::parse(v));
+        if let Some(outcome) = check_commit(key, current, commit)? {
+            return Ok(Some(outcome));
+        }
+        table.batches.push(files.batch.clone());
+        table.properties.insert(property, commit.next.encode());
+        table.snapshots += 1;
+        self.staged
+            .lock()
+            .expect("not poisoned")
+            .retain(|id| *id != files.id);
+        Ok(None)
     }
 }
 
@@ -133,7 +177,7 @@ impl LakeSink for MemoryLake {
     type Staged = MemoryStaged;
 
     async fn ensure_table(&self, key: &TableKey, signal: Signal) -> Result<()> {
-        self.check_up(key, "create or load table")?;
+        self.check_up(key, "create or load table").await?;
         self.tables
             .lock()
             .expect("not poisoned")
@@ -144,7 +188,7 @@ impl LakeSink for MemoryLake {
     }
 
     async fn write_files(&self, key: &TableKey, batch: &RecordBatch) -> Result<MemoryStaged> {
-        self.check_up(key, "write data files")?;
+        self.check_up(key, "write data files").await?;
         let poison = self.faults.lock().expect("not poisoned").poison.clone();
         if let Some(needle) = poison
             && contains_text(batch, &needle)
@@ -170,52 +214,33 @@ impl LakeSink for MemoryLake {
         commit: &Commit,
         files: &MemoryStaged,
     ) -> Result<CommitOutcome> {
-        self.check_up(key, "commit")?;
-        let mut tables = self.tables.lock().expect("not poisoned");
-        let table = tables.entry(key.clone()).or_default();
-        let property = watermark_property(&commit.writer_id);
-        let current = table
-            .properties
-            .get(&property)
-            .and_then(|v| Watermark::parse(v));
-        match decide(current.as_ref(), commit) {
-            Decision::AlreadyCommitted => {
-                return Ok(CommitOutcome::AlreadyCommitted {
-                    current: current.expect("decided on a watermark"),
-                });
-            }
-            Decision::Conflict { found } => {
+        self.check_up(key, "commit").await?;
+        if let Some(outcome) = self.apply(key, commit, files)? {
+            return Ok(outcome);
+        }
+        let swallowed = {
+            let mut faults = self.faults.lock().expect("not poisoned");
+            if faults.ambiguous_commits > 0 {
+                faults.ambiguous_commits -= 1;
                 return Err(Error::Lake {
                     table: key.to_string(),
                     operation: "commit",
-                    class: ErrorClass::WriterConflict,
-                    message: format!("watermark is {found:?}, expected {:?}", commit.expected),
+                    class: ErrorClass::Retryable,
+                    message: "connection reset before the answer".into(),
                 });
             }
-            Decision::Apply => {}
-        }
-        table.batches.push(files.batch.clone());
-        table.properties.insert(property, commit.next.encode());
-        table.snapshots += 1;
-        self.staged
-            .lock()
-            .expect("not poisoned")
-            .retain(|id| *id != files.id);
-        let mut faults = self.faults.lock().expect("not poisoned");
-        if faults.ambiguous_commits > 0 {
-            faults.ambiguous_commits -= 1;
-            return Err(Error::Lake {
-                table: key.to_string(),
-                operation: "commit",
-                class: ErrorClass::Retryable,
-                message: "connection reset before the answer".into(),
-            });
+            let swallowed = faults.silent_commits > 0;
+            faults.silent_commits = faults.silent_commits.saturating_sub(1);
+            swallowed
+        };
+        if swallowed {
+            std::future::pending::<()>().await;
         }
         Ok(CommitOutcome::Committed { attempts: 1 })
     }
 
     async fn discard(&self, key: &TableKey, files: MemoryStaged) -> Result<()> {
-        self.check_up(key, "delete a staged file")?;
+        self.check_up(key, "delete a staged file").await?;
         self.staged
             .lock()
             .expect("not poisoned")
@@ -224,7 +249,7 @@ impl LakeSink for MemoryLake {
     }
 
     async fn watermark(&self, key: &TableKey, writer_id: &str) -> Result<Option<Watermark>> {
-        self.check_up(key, "load table")?;
+        self.check_up(key, "load table").await?;
         Ok(self.table(key).and_then(|table| {
             table
                 .properties

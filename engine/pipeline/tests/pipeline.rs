@@ -3,41 +3,19 @@
 //! namespace, a regressed WAL, a second writer with the same id. The oracle everywhere: every
 //! acknowledged record in the lake exactly once.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use icegate_batcher::{BatcherConfig, TableKey};
-use icegate_parser::{NdjsonContext, NdjsonDecoder};
-use icegate_pipeline::status::{LaneState, Metrics};
-use icegate_pipeline::{
-    Flusher, MemoryLake, Pipeline, PipelineParts, Quarantine, RetryPolicy, Tables, build,
-    wal_incarnation,
-};
-use icegate_redact::{RedactConfig, Redactor};
-use icegate_wal::{ByteSize, Wal, WalConfig};
-use tokio::sync::watch;
-
-fn logs_key() -> TableKey {
-    TableKey::new("default", "logs")
-}
-
-/// NDJSON lines `record-{n}` for `ns`.
-fn records(ns: impl Iterator<Item = u64>, tag: &str) -> RecordBatch {
-    let body: String = ns
-        .map(|n| {
-            format!(
-                "{{\"service\":\"svc-{}\",\"time\":{},\"msg\":\"{tag}record-{n}\"}}\n",
-                n % 4,
-                1_764_000_000 + n
-            )
-        })
-        .collect();
-    NdjsonDecoder::new().decode(body.as_bytes(), &NdjsonContext::default(), 0)
-}
+use arrow::array::{Array, AsArray};
+use common::{Run, logs_key, wait_for, wal_config, wal_segments};
+use icegate_batcher::TableKey;
+use icegate_pipeline::MemoryLake;
+use icegate_pipeline::status::LaneState;
+use icegate_wal::Wal;
 
 /// How often each body is in the lake's table.
 fn bodies(lake: &MemoryLake, key: &TableKey) -> HashMap<String, usize> {
@@ -64,129 +42,6 @@ fn assert_exactly_once(lake: &MemoryLake, key: &TableKey, tag: &str, acknowledge
         counts.values().all(|c| *c == 1),
         "a record of {key} is there twice"
     );
-}
-
-fn wal_config() -> WalConfig {
-    WalConfig {
-        segment_size: ByteSize(64 << 10),
-        ..WalConfig::default()
-    }
-}
-
-/// One process run: its own runtime (dropping it is a crash: every task just stops).
-struct Run {
-    runtime: tokio::runtime::Runtime,
-    pipeline: Arc<Pipeline>,
-    wal: Arc<Wal>,
-    shutdown: watch::Sender<bool>,
-    flusher: Option<tokio::task::JoinHandle<()>>,
-    metrics: Arc<Metrics>,
-}
-
-impl Run {
-    fn start(dir: &Path, lake: &Arc<MemoryLake>, flush_size: u64) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let wal_dir = dir.join("wal");
-        let (wal, _) = Wal::open(&wal_dir, wal_config()).unwrap();
-        let incarnation = wal_incarnation(&wal_dir, &wal).unwrap();
-        let wal = Arc::new(wal);
-        let metrics = Arc::new(Metrics::default());
-        let (pipeline, flusher): (_, Flusher<MemoryLake>) = build(PipelineParts {
-            wal: wal.clone(),
-            lake: lake.clone(),
-            writer_id: "writer-1".into(),
-            incarnation,
-            redactor: Redactor::new(&RedactConfig::default()).unwrap(),
-            batcher: BatcherConfig {
-                flush_size,
-                flush_interval_ms: 50,
-            },
-            max_memory: 256 << 20,
-            tables: Tables::from_config(&Default::default()),
-            quarantine: Quarantine::new(dir.join("quarantine")),
-            retry: RetryPolicy {
-                initial: Duration::from_millis(5),
-                max: Duration::from_millis(20),
-            },
-            metrics: metrics.clone(),
-        });
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let flusher = runtime.spawn(flusher.run(shutdown_rx, Duration::from_secs(10)));
-        Self {
-            runtime,
-            pipeline,
-            wal,
-            shutdown,
-            flusher: Some(flusher),
-            metrics,
-        }
-    }
-
-    /// Accepts records `ns` (one request per `per_request`); returns the acknowledged ones.
-    fn send(
-        &self,
-        key: &TableKey,
-        ns: std::ops::Range<u64>,
-        per_request: u64,
-        tag: &str,
-    ) -> Vec<u64> {
-        let mut acknowledged = Vec::new();
-        let mut n = ns.start;
-        while n < ns.end {
-            let end = (n + per_request).min(ns.end);
-            let batch = records(n..end, tag);
-            let pipeline = self.pipeline.clone();
-            let key = key.clone();
-            if self
-                .runtime
-                .block_on(async move { pipeline.accept(key, batch).await })
-                .is_ok()
-            {
-                acknowledged.extend(n..end);
-            }
-            n = end;
-        }
-        acknowledged
-    }
-
-    /// Graceful shutdown: everything acknowledged is committed.
-    fn stop(mut self) {
-        self.pipeline.close();
-        self.shutdown.send(true).unwrap();
-        let flusher = self.flusher.take().unwrap();
-        self.runtime.block_on(flusher).unwrap();
-        self.wal.close().unwrap();
-    }
-
-    /// SIGKILL: nothing more runs.
-    fn crash(self) {
-        drop(self.runtime);
-    }
-}
-
-fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn wal_segments(dir: &Path) -> usize {
-    std::fs::read_dir(dir.join("wal"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".wal")
-        })
-        .count()
 }
 
 #[test]
@@ -278,6 +133,30 @@ fn an_outage_is_retried_and_a_lost_commit_answer_is_not_a_duplicate() {
         0,
         "files of the lost answer are the committed ones"
     );
+}
+
+#[test]
+fn a_lake_that_never_answers_times_out_and_a_swallowed_commit_lands_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Arc::new(MemoryLake::new());
+    let run = Run::start(dir.path(), &lake, 1 << 20);
+    let mut acknowledged = run.send(&logs_key(), 0..100, 10, "");
+    wait_for("the first commit", || lake.rows(&logs_key()) >= 100);
+    // Connections that are accepted and never answered: every attempt times out.
+    lake.set_silent(true);
+    acknowledged.extend(run.send(&logs_key(), 100..300, 10, ""));
+    wait_for("timed-out attempts", || {
+        run.metrics.commit_failures.load(Ordering::Relaxed) >= 2
+    });
+    assert_eq!(lake.rows(&logs_key()), 100);
+    // The lake answers again, except for one commit it applies and never confirms.
+    lake.swallow_commit_answers(1);
+    lake.set_silent(false);
+    acknowledged.extend(run.send(&logs_key(), 300..400, 10, ""));
+    wait_for("the backlog", || lake.rows(&logs_key()) >= 400);
+    run.stop();
+    assert_exactly_once(&lake, &logs_key(), "", &acknowledged);
+    assert_eq!(lake.rows(&logs_key()), 400);
 }
 
 #[test]
