@@ -2,146 +2,14 @@
 //! Python SDK sending over OTLP/HTTP, PyIceberg reading the tables back; a crash test that
 //! SIGKILLs the server under load; hostile input.
 
+mod support;
+
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn python() -> Option<PathBuf> {
-    let path = std::env::var_os("ICEGATE_PYTHON")
-        .map(PathBuf::from)
-        .filter(|p| p.exists());
-    if path.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "ICEGATE_PYTHON is not set up; run ci/setup.sh"
-        );
-        eprintln!("skipping: ICEGATE_PYTHON is not set (run ci/setup.sh)");
-    }
-    path
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running `icegate` on a data directory.
-struct Icegate {
-    child: Child,
-}
-
-impl Icegate {
-    fn start(data_dir: &Path, port: u16) -> Self {
-        Self::start_with_grpc(data_dir, port, free_port())
-    }
-
-    fn start_with_grpc(data_dir: &Path, port: u16, grpc_port: u16) -> Self {
-        Self::start_with(data_dir, port, grpc_port, &[])
-    }
-
-    fn start_with(data_dir: &Path, port: u16, grpc_port: u16, extra_args: &[&str]) -> Self {
-        let log = std::fs::File::create(data_dir.with_extension("log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_icegate"))
-            .args(extra_args)
-            .args(["--data-dir", data_dir.to_str().unwrap()])
-            .args(["--http-addr", &format!("127.0.0.1:{port}")])
-            .args(["--grpc-addr", &format!("127.0.0.1:{grpc_port}")])
-            .args(["--flush-interval", "300ms"])
-            .env("ICEGATE_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let server = Icegate { child };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http(port, "GET", "/readyz", "", b"").map(|(status, _)| status) != Some(200) {
-            assert!(Instant::now() < deadline, "icegate did not become ready");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-
-    /// SIGTERM and wait: the final flush commits everything acknowledged.
-    fn stop(mut self) {
-        sigterm(self.child.id());
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "icegate exited with {status}");
-    }
-
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Icegate {
-    /// A failing test must not leave a server behind.
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn sigterm(pid: u32) {
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
-/// A minimal HTTP/1.1 request; `None` when the server is unreachable or hangs up.
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    content_type: &str,
-    body: &[u8],
-) -> Option<(u16, Vec<u8>)> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .ok()?;
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).ok()?;
-    stream.write_all(body).ok()?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).ok()?;
-    let text = String::from_utf8_lossy(&response);
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body_start = response.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
-    Some((status, response[body_start..].to_vec()))
-}
-
-/// Runs a Python snippet and returns its stdout parsed as JSON.
-fn run_python(python: &Path, script: &str) -> serde_json::Value {
-    let output = Command::new(python).arg("-c").arg(script).output().unwrap();
-    assert!(
-        output.status.success(),
-        "python failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|err| panic!("{err}: {}", String::from_utf8_lossy(&output.stdout)))
-}
-
-fn catalog_expression(data_dir: &Path) -> String {
-    format!(
-        "__import__('pyiceberg.catalog.sql', fromlist=['SqlCatalog']).SqlCatalog('icegate', uri='sqlite:///{}', warehouse='file://{}')",
-        data_dir.join("catalog.db").display(),
-        data_dir.join("warehouse").display()
-    )
-}
+use support::*;
 
 /// The OpenTelemetry Python SDK sends 20 logs, 10 spans and two metrics over `transport`;
 /// PyIceberg then reads exactly those records back.
@@ -449,62 +317,6 @@ fn s3_storage(dir: &Path, data_dir: &Path) -> Option<(PathBuf, String)> {
     Some((config, catalog))
 }
 
-/// A TCP proxy in front of the S3 server that can cut the connection: an object-storage
-/// outage without touching the shared server other tests use.
-struct Outage {
-    port: u16,
-    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    /// Open connections, cut when the outage starts (pooled keep-alive connections too).
-    live: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
-}
-
-impl Outage {
-    fn proxy(target: std::net::SocketAddr) -> Self {
-        use std::sync::Arc;
-        use std::sync::atomic::{AtomicBool, Ordering};
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let down = Arc::new(AtomicBool::new(false));
-        let flag = down.clone();
-        let live = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let tracked = live.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { continue };
-                if flag.load(Ordering::SeqCst) {
-                    drop(client); // storage unreachable
-                    continue;
-                }
-                let Ok(server) = TcpStream::connect(target) else {
-                    continue;
-                };
-                tracked.lock().unwrap().push(client.try_clone().unwrap());
-                let (mut client_read, mut server_write) =
-                    (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let (mut server_read, mut client_write) = (server, client);
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut client_read, &mut server_write);
-                    let _ = server_write.shutdown(std::net::Shutdown::Both);
-                });
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut server_read, &mut client_write);
-                    let _ = client_write.shutdown(std::net::Shutdown::Both);
-                });
-            }
-        });
-        Outage { port, down, live }
-    }
-
-    fn set_down(&self, down: bool) {
-        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
-        if down {
-            for stream in self.live.lock().unwrap().drain(..) {
-                let _ = stream.shutdown(std::net::Shutdown::Both);
-            }
-        }
-    }
-}
-
 fn sized_log(n: u64, padding: usize) -> Vec<u8> {
     format!(
         r#"{{"resourceLogs":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"outage"}}}}]}},"scopeLogs":[{{"logRecords":[{{"timeUnixNano":"{}","body":{{"stringValue":"record-{n}"}},"attributes":[{{"key":"pad","value":{{"stringValue":"{}"}}}}]}}]}}]}}]}}"#,
@@ -512,16 +324,6 @@ fn sized_log(n: u64, padding: usize) -> Vec<u8> {
         "x".repeat(padding)
     )
     .into_bytes()
-}
-
-fn metric_value(port: u16, name: &str) -> u64 {
-    let (_, body) = http(port, "GET", "/metrics", "", b"").unwrap();
-    String::from_utf8(body)
-        .unwrap()
-        .lines()
-        .find(|line| line.starts_with(name))
-        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 #[test]
@@ -539,7 +341,7 @@ fn storage_outage_backpressures_then_commits_the_backlog() {
         return;
     };
     let target: std::net::SocketAddr = endpoint.trim_start_matches("http://").parse().unwrap();
-    let outage = Outage::proxy(target);
+    let outage = FaultProxy::start(target);
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     std::fs::create_dir_all(&data_dir).unwrap();
@@ -601,7 +403,7 @@ secret-access-key = "{}"
     std::thread::sleep(Duration::from_millis(800)); // committed before the outage
 
     // Storage goes away: ingest keeps acknowledging into the WAL, then pushes back.
-    outage.set_down(true);
+    outage.set(Fault::Cut);
     let started = Instant::now();
     let mut saw_429 = false;
     while started.elapsed() < Duration::from_secs(60) {
@@ -628,7 +430,7 @@ secret-access-key = "{}"
     let during_outage = acknowledged.len();
 
     // Storage comes back: the backlog commits, the WAL empties, and ingest accepts again.
-    outage.set_down(false);
+    outage.set(Fault::None);
     let started = Instant::now();
     loop {
         assert!(

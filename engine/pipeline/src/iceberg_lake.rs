@@ -14,8 +14,8 @@ use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::{NamespaceIdent, TableIdent};
 use icegate_batcher::TableKey;
 use icegate_committer::{
-    Lake, LakeConfig, WAL_FIRST_SEQ_PROPERTY, WAL_LAST_SEQ_PROPERTY, WRITER_ID_PROPERTY,
-    committed_seq_of, open_lake,
+    CatalogConfig, Lake, LakeConfig, WAL_FIRST_SEQ_PROPERTY, WAL_LAST_SEQ_PROPERTY,
+    WRITER_ID_PROPERTY, committed_seq_of, open_lake,
 };
 use icegate_writer::{ParquetConfig, write_data_files};
 use tokio::sync::OnceCell;
@@ -35,6 +35,33 @@ pub struct IcebergLake {
 }
 
 impl IcebergLake {
+    /// The SQL catalog (iceberg-catalog-sql 0.10) ignores the result of the transaction's
+    /// COMMIT: a connection lost at that moment reports success for a commit the database
+    /// rolled back. After a reported success, a SQL catalog is read again; a watermark that
+    /// is not this commit's is a retryable failure (the next attempt applies it or finds
+    /// it), never a silent loss. A REST catalog's answer is the commit's own result.
+    async fn verify_landed(&self, key: &TableKey, commit: &Commit) -> Result<()> {
+        if matches!(self.config.catalog, CatalogConfig::Rest { .. }) {
+            return Ok(());
+        }
+        let table = self.load(key).await?;
+        let now = watermark_of(table.metadata(), &commit.writer_id);
+        if now.as_ref() == Some(&commit.next) {
+            return Ok(());
+        }
+        self.forget(key);
+        Err(Error::Lake {
+            table: key.to_string(),
+            operation: "verify commit",
+            class: ErrorClass::Retryable,
+            message: format!(
+                "the catalog reported the commit done, but the table's watermark is {now:?}, \
+                 not {:?}: its transaction did not land",
+                commit.next
+            ),
+        })
+    }
+
     pub fn new(config: LakeConfig, data_dir: PathBuf, parquet: ParquetConfig) -> Self {
         Self {
             config,
@@ -276,6 +303,7 @@ impl LakeSink for IcebergLake {
             match transaction.commit(lake.catalog().as_ref()).await {
                 Ok(_) => {
                     self.forget(key);
+                    self.verify_landed(key, commit).await?;
                     tracing::debug!(table = %ident, attempt, files = files.len(), "committed");
                     return Ok(CommitOutcome::Committed { attempts: attempt });
                 }
