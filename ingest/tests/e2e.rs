@@ -491,7 +491,8 @@ fn a_restart_with_a_multi_segment_backlog_loses_nothing() {
     let unreachable = dir.path().join("unreachable.toml");
     std::fs::write(
         &unreachable,
-        format!("{settings}[lake.catalog]\ntype = \"sqlite\"\npath = \"/proc/icegate-no-such-dir/catalog.db\"\n"),
+        // Nothing listens on port 1: every connection is refused (an outage, retried).
+        format!("{settings}[lake.catalog]\ntype = \"postgres\"\nurl = \"postgres://icegate@127.0.0.1:1/icegate\"\n"),
     )
     .unwrap();
     let config = config.to_str().unwrap().to_string();
@@ -570,4 +571,97 @@ print(json.dumps({{"rows": logs.num_rows, "distinct": len(counts), "max": max(co
     assert_eq!(report["rows"], 22_000, "{report}");
     assert_eq!(report["distinct"], 22_000, "{report}");
     assert_eq!(report["max"], 1, "{report}");
+}
+
+/// Service names that are no path segment: traversal, 300 bytes, NUL, URI characters, dots.
+/// Every record is committed (nothing quarantined), every file stays two partition
+/// directories below the table's `data/`, and PyIceberg reads the original names back.
+#[test]
+fn hostile_service_names_stay_inside_the_table_and_keep_their_values() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let port = free_port();
+    let server = Icegate::start(&data_dir, port);
+    let names = [
+        "../../../../escaped".to_string(),
+        "a/b/../../c".to_string(),
+        "p".repeat(300),
+        "nul\u{0}byte".to_string(),
+        "#?%&= +".to_string(),
+        "..".to_string(),
+        ".".to_string(),
+        "サービス".to_string(),
+        "checkout".to_string(),
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let body = serde_json::json!({"resourceLogs": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": name}}]},
+            "scopeLogs": [{"logRecords": [{
+                "timeUnixNano": (1_764_000_000_000_000_000u64 + i as u64).to_string(),
+                "body": {"stringValue": format!("record-{i}")}
+            }]}]
+        }]});
+        let (status, _) = http(
+            port,
+            "POST",
+            "/v1/logs",
+            "application/json",
+            body.to_string().as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{name:?}");
+    }
+    server.stop();
+    let table_data = data_dir.join("warehouse/default/logs/data");
+    let mut files = Vec::new();
+    let mut stack = vec![data_dir.clone()];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(!files.is_empty());
+    for file in &files {
+        let relative = file
+            .strip_prefix(&table_data)
+            .unwrap_or_else(|_| panic!("{} is outside the table's data", file.display()));
+        let segments: Vec<_> = relative.components().collect();
+        assert_eq!(segments.len(), 3, "{}", relative.display());
+        for segment in &segments[..2] {
+            let segment = segment.as_os_str().to_str().unwrap();
+            assert!(segment.len() <= 160, "{segment}");
+            assert!(segment.starts_with("timestamp_day=") || segment.starts_with("service_name="));
+        }
+    }
+    assert!(
+        !data_dir.join("quarantine").exists(),
+        "nothing was quarantined"
+    );
+    let report = run_python(
+        &python,
+        &format!(
+            r#"
+import json
+catalog = {}
+rows = catalog.load_table("default.logs").scan(selected_fields=("service_name", "body")).to_arrow().to_pylist()
+print(json.dumps(sorted([r["service_name"], r["body"]] for r in rows)))
+"#,
+            catalog_expression(&data_dir)
+        ),
+    );
+    let mut expected: Vec<serde_json::Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| serde_json::json!([name, format!("record-{i}")]))
+        .collect();
+    expected.sort_by_key(|v| v.to_string());
+    let mut found = report.as_array().unwrap().clone();
+    found.sort_by_key(|v| v.to_string());
+    assert_eq!(found, expected);
 }

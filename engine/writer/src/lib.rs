@@ -11,7 +11,9 @@
 //! the page index on every column, a bloom filter on `trace_id`, row groups and target file
 //! size by configuration. Rows keep the batch's order, so files are written in the table's
 //! sort order. File names are UUIDv7s: a retried write never overwrites another file, and a
-//! file whose commit never happened is only an orphan for the compactor to delete.
+//! file whose commit never happened is only an orphan for the compactor to delete. Partition
+//! values are percent-encoded (and long ones shortened with a hash) in paths
+//! ([`SafeLocationGenerator`]): no value can leave the table's directory or break a store.
 
 use std::sync::Arc;
 
@@ -20,15 +22,16 @@ use iceberg::spec::{DataFile, DataFileFormat};
 use iceberg::table::Table;
 use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
-use iceberg::writer::file_writer::location_generator::{
-    DefaultFileNameGenerator, DefaultLocationGenerator,
-};
+use iceberg::writer::file_writer::location_generator::DefaultFileNameGenerator;
 use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
+
+mod location;
+pub use location::{MAX_ENCODED_VALUE, SHORTENED_PREFIX, SafeLocationGenerator, path_segment};
 
 /// Parquet file settings. In TOML (defaults shown):
 ///
@@ -307,7 +310,7 @@ pub async fn write_data_files(
     })?;
     let parquet = ParquetWriterBuilder::new(properties, schema.clone());
     let locations =
-        DefaultLocationGenerator::new(metadata).map_err(iceberg("choose file locations"))?;
+        SafeLocationGenerator::new(metadata).map_err(iceberg("choose file locations"))?;
     // A fresh UUIDv7 per batch: unique names, and sorted by creation time in listings.
     let names = DefaultFileNameGenerator::new(
         uuid::Uuid::now_v7().to_string(),
