@@ -31,7 +31,7 @@ struct Args {
     /// Seal a table's batch once it holds this many bytes of Arrow memory. Default: 128 MiB.
     #[arg(long, env = "ICEGATE_FLUSH_SIZE")]
     flush_size: Option<u64>,
-    /// Print the effective configuration as TOML and exit.
+    /// Print the effective configuration as TOML (secrets shown as `***`) and exit.
     #[arg(long)]
     print_config: bool,
 }
@@ -89,6 +89,8 @@ fn main() -> ExitCode {
     limit_malloc_arenas();
     let args = Args::parse();
     tracing_subscriber::fmt()
+        // Colors only on a terminal: logs redirected to files or collectors stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ICEGATE_LOG")
                 .unwrap_or_else(|_| "info".into()),
@@ -102,7 +104,7 @@ fn main() -> ExitCode {
         }
     };
     if args.print_config {
-        match toml::to_string_pretty(&config) {
+        match toml::to_string_pretty(&config.without_secrets()) {
             Ok(text) => {
                 print!("{text}");
                 return ExitCode::SUCCESS;

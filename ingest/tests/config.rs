@@ -100,3 +100,41 @@ fn unknown_keys_and_bad_values_are_errors() {
     assert!(!ok);
     assert!(stderr.contains("invalid duration"), "{stderr}");
 }
+
+#[test]
+fn print_config_shows_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = [
+        (
+            "[lake.catalog]\ntype = \"postgres\"\nurl = \"postgres://ann:pg-s3cret@db:5432/lake\"\n",
+            "pg-s3cret",
+        ),
+        (
+            "[lake.catalog]\ntype = \"rest\"\nuri = \"http://h:8181\"\nwarehouse = \"w\"\ncredential = \"id:rest-s3cret\"\n",
+            "rest-s3cret",
+        ),
+        (
+            "[lake.storage]\ntype = \"s3\"\nbucket = \"b\"\naccess-key-id = \"AKIA\"\nsecret-access-key = \"s3-s3cret\"\n",
+            "s3-s3cret",
+        ),
+        (
+            "[redact]\nmode = \"hash\"\nhash-key = \"hash-key-s3cret-0123456789\"\n",
+            "hash-key-s3cret",
+        ),
+    ];
+    for (i, (text, secret)) in secrets.iter().enumerate() {
+        let file = dir.path().join(format!("secret-{i}.toml"));
+        std::fs::write(&file, text).unwrap();
+        let (ok, stdout, stderr) = print_config(&["--config", file.to_str().unwrap()], &[]);
+        assert!(ok, "{stderr}");
+        assert!(!stdout.contains(secret), "{secret} printed:\n{stdout}");
+        assert!(stdout.contains("***"), "{stdout}");
+    }
+    // What is not secret is still shown.
+    let file = dir.path().join("secret-0.toml");
+    let (_, stdout, _) = print_config(&["--config", file.to_str().unwrap()], &[]);
+    assert!(
+        stdout.contains("postgres://ann:***@db:5432/lake"),
+        "{stdout}"
+    );
+}

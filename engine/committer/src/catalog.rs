@@ -243,8 +243,8 @@ impl Lake {
     }
 }
 
-/// A database URL without its password, for error messages.
-fn redact_url(url: &str) -> String {
+/// A database URL without its password, for error messages and printed configuration.
+pub(crate) fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let credentials = &url[scheme_end + 3..at];

@@ -44,6 +44,30 @@ pub struct LakeConfig {
     pub commit: CommitConfig,
 }
 
+impl LakeConfig {
+    /// This configuration with every secret (S3 secret key, database password, REST
+    /// credential) replaced by `***`: what may be printed or logged.
+    pub fn without_secrets(&self) -> Self {
+        let hidden = || Some("***".to_string());
+        let mut config = self.clone();
+        match &mut config.catalog {
+            CatalogConfig::Postgres { url } => *url = crate::catalog::redact_url(url),
+            CatalogConfig::Rest { credential, .. } if credential.is_some() => {
+                *credential = hidden()
+            }
+            _ => {}
+        }
+        if let StorageConfig::S3 {
+            secret_access_key, ..
+        } = &mut config.storage
+            && secret_access_key.is_some()
+        {
+            *secret_access_key = hidden();
+        }
+        config
+    }
+}
+
 impl Default for LakeConfig {
     fn default() -> Self {
         Self {

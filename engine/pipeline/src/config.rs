@@ -98,6 +98,16 @@ impl IngestConfig {
         Ok(config)
     }
 
+    /// This configuration with every secret replaced by `***` (S3 secret key, database
+    /// password, REST credential, redaction hash key): the only form that is printed.
+    pub fn without_secrets(&self) -> Self {
+        Self {
+            lake: self.lake.without_secrets(),
+            redact: self.redact.without_secrets(),
+            ..self.clone()
+        }
+    }
+
     /// The WAL directory.
     pub fn wal_dir(&self) -> PathBuf {
         self.data_dir.join("wal")

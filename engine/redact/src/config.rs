@@ -92,6 +92,17 @@ pub struct RedactConfig {
     pub drop_keys: Vec<String>,
 }
 
+impl RedactConfig {
+    /// This configuration with `hash-key` replaced by `***` when set: what may be printed.
+    pub fn without_secrets(&self) -> Self {
+        let mut config = self.clone();
+        if !config.hash_key.is_empty() {
+            config.hash_key = "***".into();
+        }
+        config
+    }
+}
+
 impl Default for RedactConfig {
     fn default() -> Self {
         Self {
