@@ -85,6 +85,7 @@ pub async fn start(config: IngestConfig) -> anyhow::Result<Server> {
         redactor,
         batcher: config.batcher.clone(),
         max_memory: config.max_memory,
+        table_memory_share: config.max_memory / 2,
         tables: Tables::from_config(&config.lake),
         quarantine: Quarantine::new(config.quarantine_dir()),
         retry: RetryPolicy {

@@ -368,7 +368,7 @@ fn spans(from: u64, to: u64) -> Vec<u8> {
 }
 
 #[test]
-fn a_table_that_fails_permanently_is_quarantined_while_others_commit_across_sigterm_and_sigkill() {
+fn a_table_changed_incompatibly_is_quarantined_while_others_commit_across_sigterm_and_sigkill() {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
@@ -390,6 +390,7 @@ fn a_table_that_fails_permanently_is_quarantined_while_others_commit_across_sigt
     };
     let quarantined = || metric_value(port, "icegate_quarantined_records_total");
     let minute = Duration::from_secs(60);
+    let catalog = catalog_expression(&data_dir);
 
     let server = Icegate::start(&data_dir, port);
     let mut logs = send(port, "good", 0, 300, "");
@@ -398,13 +399,25 @@ fn a_table_that_fails_permanently_is_quarantined_while_others_commit_across_sigt
     wait_until("the first commits", minute, || {
         metric_value(port, "icegate_commits_total") >= 2
     });
-    // A service name no file system can hold as a path segment: its batch can never be
-    // written. It goes to the quarantine; both tables keep committing.
-    let poison_service = "p".repeat(300);
-    let poison = send(port, &poison_service, 10_000, 10_005, "poison-");
-    assert_eq!(poison.len(), 5);
-    wait_until("the quarantine", minute, || quarantined() == 5);
-    logs.extend(send(port, "good", 300, 600, ""));
+    // Another engine drops a column IceGate writes: no logs batch fits the table any more.
+    // Each is moved to the quarantine; the traces table keeps committing.
+    run_python(
+        &python,
+        &format!(
+            r#"
+catalog = {catalog}
+with catalog.load_table("default.logs").update_schema() as update:
+    update.delete_column("event_name")
+print("{{}}")
+"#
+        ),
+    );
+    let mut next = 300;
+    wait_until("the quarantine", minute, || {
+        logs.extend(send(port, "good", next, next + 100, ""));
+        next += 100;
+        quarantined() > 0
+    });
     send_spans(200, 400, &mut traces);
     let ready = http(port, "GET", "/readyz", "", b"").unwrap();
     assert_eq!(ready.0, 200);
@@ -416,27 +429,49 @@ fn a_table_that_fails_permanently_is_quarantined_while_others_commit_across_sigt
         .find(|l| l["table"] == "default.logs")
         .unwrap()
         .clone();
-    assert_eq!(lane["quarantined-records"], 5, "{readiness}");
+    assert!(
+        lane["quarantined-records"].as_u64().unwrap() > 0,
+        "{readiness}"
+    );
     assert!(
         lane["last-quarantine"]
             .as_str()
             .unwrap()
-            .contains("too long"),
+            .contains("not in the table"),
         "{lane}"
     );
     server.stop();
 
-    // The poison does not come back after a restart; a crash loses nothing either.
+    // After a restart the table is still incompatible; a crash loses nothing either.
     let server = Icegate::start(&data_dir, port);
-    logs.extend(send(port, "good", 600, 800, ""));
+    logs.extend(send(port, "good", next, next + 100, ""));
     send_spans(400, 500, &mut traces);
-    assert_eq!(quarantined(), 0);
     server.kill();
     let server = Icegate::start(&data_dir, port);
     server.stop();
 
-    let catalog = catalog_expression(&data_dir);
-    assert_exactly_once(&bodies(&python, &catalog, "default.logs"), "", &logs);
+    // Every acknowledged log is in the table or, whole, in the quarantine — exactly once.
+    let mut counts = bodies(&python, &catalog, "default.logs");
+    let kept = run_python(
+        &python,
+        &format!(
+            r#"
+import json, glob, pyarrow.ipc as ipc
+files = glob.glob("{}/quarantine/default/logs/*.arrow")
+print(json.dumps([b for f in files for b in ipc.open_file(f).read_all()["body"].to_pylist()]))
+"#,
+            data_dir.display()
+        ),
+    );
+    let kept = kept.as_array().unwrap();
+    assert!(!kept.is_empty());
+    for body in kept {
+        let entry = counts
+            .entry(body.as_str().unwrap().to_string())
+            .or_insert(serde_json::json!(0));
+        *entry = serde_json::json!(entry.as_u64().unwrap() + 1);
+    }
+    assert_exactly_once(&counts, "", &logs);
     let names = run_python(
         &python,
         &format!(
@@ -452,22 +487,4 @@ print(json.dumps(collections.Counter(names)))
         assert_eq!(names[format!("span-{n}")], 1, "span-{n}");
     }
     assert_eq!(names.as_object().unwrap().len(), traces.len());
-
-    // The quarantined batch is whole and readable by an outside reader.
-    let kept = run_python(
-        &python,
-        &format!(
-            r#"
-import json, glob, pyarrow.ipc as ipc
-files = glob.glob("{}/quarantine/default/logs/*.arrow")
-bodies = [b for f in files for b in ipc.open_file(f).read_all()["body"].to_pylist()]
-print(json.dumps(sorted(bodies)))
-"#,
-            data_dir.display()
-        ),
-    );
-    let expected: Vec<String> = (10_000..10_005)
-        .map(|n| format!("poison-record-{n}"))
-        .collect();
-    assert_eq!(kept, serde_json::json!(expected));
 }

@@ -47,6 +47,8 @@ pub struct Pipeline {
     pub(crate) to_flusher: mpsc::UnboundedSender<Accepted>,
     pub(crate) tracker: Arc<Tracker>,
     pub(crate) budget: MemoryBudget,
+    /// Most bytes one table may hold in memory before its requests get 429.
+    pub(crate) table_memory_share: u64,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) health: Arc<Health>,
     pub(crate) closed: AtomicBool,
@@ -134,7 +136,15 @@ impl Pipeline {
             self.metrics
                 .backpressure_events
                 .fetch_add(1, Ordering::Relaxed);
-            return Err(Error::Backpressure { what: "memory" });
+            return Err(Error::Backpressure {
+                what: "memory".into(),
+            });
+        }
+        if let Err(refused) = self.health.admit(&key, self.table_memory_share) {
+            self.metrics
+                .backpressure_events
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(refused);
         }
         let batch = self
             .redactor
@@ -176,7 +186,9 @@ impl Pipeline {
                 self.metrics
                     .backpressure_events
                     .fetch_add(1, Ordering::Relaxed);
-                return Err(Error::Backpressure { what: "WAL disk" });
+                return Err(Error::Backpressure {
+                    what: "WAL disk".into(),
+                });
             }
             Err(err) => {
                 self.health.set_wal_failure(err.to_string());

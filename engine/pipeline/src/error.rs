@@ -21,7 +21,7 @@ pub enum ErrorClass {
 pub enum Error {
     /// Over the WAL or memory budget: retry later (429 / RESOURCE_EXHAUSTED).
     #[error("ingest is over its {what} budget; retry later")]
-    Backpressure { what: &'static str },
+    Backpressure { what: String },
     /// One request decodes to more than the WAL takes in one record (413).
     #[error("request decodes to {bytes} bytes, over the WAL's {max}-byte record limit")]
     TooLarge { bytes: u64, max: u64 },

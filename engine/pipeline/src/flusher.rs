@@ -33,6 +33,9 @@ pub struct PipelineParts<L> {
     pub batcher: BatcherConfig,
     /// Bytes of batches in memory (queued, pending, sealed) before requests get 429.
     pub max_memory: u64,
+    /// Bytes one table may hold of that before its own requests get 429 (others go on).
+    /// Usually half of `max_memory`.
+    pub table_memory_share: u64,
     pub tables: Tables,
     pub quarantine: Quarantine,
     pub retry: RetryPolicy,
@@ -65,20 +68,22 @@ pub fn build<L: LakeSink>(parts: PipelineParts<L>) -> (Arc<Pipeline>, Flusher<L>
         to_flusher,
         tracker: tracker.clone(),
         budget: budget.clone(),
+        table_memory_share: parts.table_memory_share,
         metrics: parts.metrics.clone(),
         health: health.clone(),
         closed: AtomicBool::new(false),
     });
+    let run = uuid::Uuid::now_v7().to_string();
     let ctx = Arc::new(LaneContext {
         lake: parts.lake,
         wal: parts.wal,
         tracker,
         metrics: parts.metrics,
         health,
-        quarantine: parts.quarantine,
+        quarantine: parts.quarantine.for_wal(&parts.incarnation, &run),
         writer_id: parts.writer_id,
         incarnation: parts.incarnation,
-        run: uuid::Uuid::now_v7().to_string(),
+        run,
         wal_start: stats.next_seq,
         batcher: parts.batcher,
         budget,
@@ -177,11 +182,7 @@ impl<L: LakeSink> Flusher<L> {
                         .budget
                         .reserve(batch.get_array_memory_size() as u64);
                     let signal = self.signal_of(&key, &batch);
-                    self.lane(&key, signal).send(LaneMessage::Record {
-                        seq: record.seq,
-                        batch,
-                        reservation,
-                    });
+                    self.send_record(&key, signal, record.seq, batch, reservation);
                 }
                 Err(err) => self.keep_undecodable(record.seq, &record.payload, &err),
             }
@@ -245,7 +246,20 @@ impl<L: LakeSink> Flusher<L> {
             return;
         }
         let signal = self.signal_of(&key, &batch);
-        self.lane(&key, signal).send(LaneMessage::Record {
+        self.send_record(&key, signal, seq, batch, reservation);
+    }
+
+    /// Hands a record to its lane; the lane releases the bytes once the record is done.
+    fn send_record(
+        &mut self,
+        key: &TableKey,
+        signal: Signal,
+        seq: u64,
+        batch: arrow::array::RecordBatch,
+        reservation: icegate_batcher::Reservation,
+    ) {
+        self.ctx.health.add_memory(key, reservation.bytes() as i64);
+        self.lane(key, signal).send(LaneMessage::Record {
             seq,
             batch,
             reservation,

@@ -84,10 +84,14 @@ pub(crate) struct Lane<L> {
     batcher: Batcher,
     /// WAL records in the pending batch.
     seqs: Vec<u64>,
+    /// Their bytes, as the accept path reserved them (released once they are done).
+    pending_bytes: i64,
     /// The table's watermark for this writer as last seen or set.
     expected: Option<Watermark>,
     /// Records of earlier runs up to here are already in the table.
     committed_through: Option<u64>,
+    /// WAL ranges of this table's batches that earlier runs moved to the quarantine.
+    quarantined: Vec<(u64, u64)>,
     table_ready: bool,
     blocked: bool,
     backoff: Duration,
@@ -111,8 +115,10 @@ impl<L: LakeSink> Lane<L> {
             rx,
             batcher,
             seqs: Vec::new(),
+            pending_bytes: 0,
             expected: None,
             committed_through: None,
+            quarantined: Vec::new(),
             table_ready: false,
             blocked: false,
             backoff,
@@ -168,6 +174,11 @@ impl<L: LakeSink> Lane<L> {
     }
 
     async fn try_open(&mut self) -> Result<(), Error> {
+        let wal_start = self.ctx.wal_start;
+        self.quarantined = self.ctx.quarantine.ranges(&self.key, wal_start).unwrap_or_else(|err| {
+            tracing::warn!(table = %self.key, error = %err, "cannot read the quarantine; batches an earlier run moved there may be quarantined again");
+            Vec::new()
+        });
         let ctx = self.ctx.clone();
         self.bounded(
             "create table",
@@ -220,8 +231,17 @@ impl<L: LakeSink> Lane<L> {
         batch: RecordBatch,
         reservation: Reservation,
     ) -> Result<(), Stopped> {
+        let bytes = reservation.bytes() as i64;
         if self.blocked {
             // The WAL keeps it (the tracker still holds `seq`).
+            self.ctx.health.add_memory(&self.key, -bytes);
+            return Ok(());
+        }
+        if seq < self.ctx.wal_start && self.was_quarantined(seq) {
+            // An earlier run moved it aside; the WAL had not let it go yet.
+            tracing::debug!(table = %self.key, seq, "replayed record is in the quarantine already");
+            self.ctx.tracker.remove(seq);
+            self.ctx.health.add_memory(&self.key, -bytes);
             return Ok(());
         }
         if seq < self.ctx.wal_start && self.committed_through.is_some_and(|done| seq <= done) {
@@ -234,10 +254,12 @@ impl<L: LakeSink> Lane<L> {
                 .health
                 .update(&self.key, |r| r.already_committed_records += rows);
             self.ctx.tracker.remove(seq);
+            self.ctx.health.add_memory(&self.key, -bytes);
             return Ok(());
         }
         drop(reservation); // the batcher accounts the batch from here on
         self.seqs.push(seq);
+        self.pending_bytes += bytes;
         let key = self.key.clone();
         let sealed = off_workers_sync(|| self.batcher.push(key, batch, seq, Instant::now()));
         match sealed {
@@ -248,6 +270,14 @@ impl<L: LakeSink> Lane<L> {
                 Ok(())
             }
         }
+    }
+
+    /// Whether `seq` (of an earlier run) is in a batch already quarantined: a table's batch
+    /// holds every record of the table between its first and last WAL sequence number.
+    fn was_quarantined(&self, seq: u64) -> bool {
+        self.quarantined
+            .iter()
+            .any(|(first, last)| (*first..=*last).contains(&seq))
     }
 
     async fn flush_all(
@@ -269,10 +299,25 @@ impl<L: LakeSink> Lane<L> {
     fn seal_failed(&mut self, err: icegate_batcher::Error) {
         tracing::error!(table = %self.key, error = %err, "sealing a batch failed; its records stay in the WAL");
         self.seqs.clear();
+        self.release_pending();
     }
 
-    /// Writes and commits `sealed`, exactly once, however long the lake takes.
+    /// The pending batch left memory (committed, quarantined, or left to the WAL).
+    fn release_pending(&mut self) {
+        let bytes = std::mem::take(&mut self.pending_bytes);
+        self.ctx.health.add_memory(&self.key, -bytes);
+    }
+
+    /// Writes and commits `sealed`, exactly once, however long the lake takes; its bytes
+    /// count against the table's share of memory until then.
     async fn flush(&mut self, sealed: SealedBatch) -> Result<(), Stopped> {
+        let bytes = std::mem::take(&mut self.pending_bytes);
+        let flushed = self.write_and_commit(sealed).await;
+        self.ctx.health.add_memory(&self.key, -bytes);
+        flushed
+    }
+
+    async fn write_and_commit(&mut self, sealed: SealedBatch) -> Result<(), Stopped> {
         let seqs = std::mem::take(&mut self.seqs);
         if self.blocked {
             return Ok(());
@@ -461,6 +506,7 @@ impl<L: LakeSink> Lane<L> {
         tracing::error!(table = %self.key, error = %err, "stopped committing this table; its records stay in the WAL");
         self.blocked = true;
         self.seqs.clear();
+        self.release_pending();
         self.set_state(LaneState::Blocked(err.to_string()));
     }
 

@@ -35,6 +35,8 @@ pub struct MemoryTable {
 struct Faults {
     /// Every operation fails with a retryable error (an outage).
     down: bool,
+    /// Every operation on these tables fails with a retryable error.
+    down_tables: std::collections::HashSet<TableKey>,
     /// Writes of batches containing this text in any string column fail permanently.
     poison: Option<String>,
     /// The next N commits land but report a retryable error (the answer was lost).
@@ -73,6 +75,16 @@ impl MemoryLake {
 
     pub fn set_down(&self, down: bool) {
         self.faults.lock().expect("not poisoned").down = down;
+    }
+
+    /// Only `key`'s operations fail (retryably) while `down`.
+    pub fn set_table_down(&self, key: &TableKey, down: bool) {
+        let mut faults = self.faults.lock().expect("not poisoned");
+        if down {
+            faults.down_tables.insert(key.clone());
+        } else {
+            faults.down_tables.remove(key);
+        }
     }
 
     /// Batches containing `needle` can never be written.
@@ -117,7 +129,11 @@ impl MemoryLake {
             self.outage_failures.fetch_add(1, Ordering::Relaxed);
             std::future::pending::<()>().await;
         }
-        if self.faults.lock().expect("not poisoned").down {
+        let down = {
+            let faults = self.faults.lock().expect("not poisoned");
+            faults.down || faults.down_tables.contains(key)
+        };
+        if down {
             self.outage_failures.fetch_add(1, Ordering::Relaxed);
             return Err(Error::Lake {
                 table: key.to_string(),

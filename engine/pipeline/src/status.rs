@@ -121,6 +121,8 @@ pub struct LaneReport {
     pub quarantined_batches: u64,
     pub quarantined_records: u64,
     pub last_quarantine: Option<String>,
+    /// Bytes of this table's records in memory: queued for the lane and in its pending batch.
+    pub memory_bytes: u64,
 }
 
 /// How replay of the WAL at start-up is going.
@@ -192,8 +194,37 @@ impl Health {
             quarantined_batches: 0,
             quarantined_records: 0,
             last_quarantine: None,
+            memory_bytes: 0,
         });
         change(report);
+    }
+
+    /// Whether `key` may take another request. A blocked table commits nothing until an
+    /// operator acts, and no table may hold more than `share` bytes of memory: one table
+    /// whose lake fails must not fill the memory (and with it the WAL) the others need.
+    pub(crate) fn admit(&self, key: &TableKey, share: u64) -> crate::Result<()> {
+        let lanes = self.lanes.lock().expect("not poisoned");
+        let Some(report) = lanes.get(key) else {
+            return Ok(());
+        };
+        if let LaneState::Blocked(reason) = &report.state {
+            return Err(crate::Error::Unavailable(format!(
+                "table {key} does not commit ({reason}); its records stay in the WAL"
+            )));
+        }
+        if report.memory_bytes >= share {
+            return Err(crate::Error::Backpressure {
+                what: format!("table {key}'s share of the memory"),
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds (or with a negative `delta` releases) `key`'s bytes in memory.
+    pub(crate) fn add_memory(&self, key: &TableKey, delta: i64) {
+        self.update(key, |r| {
+            r.memory_bytes = r.memory_bytes.saturating_add_signed(delta);
+        });
     }
 }
 

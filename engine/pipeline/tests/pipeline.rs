@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use arrow::array::{Array, AsArray};
-use common::{Run, logs_key, wait_for, wal_config, wal_segments};
+use common::{Run, RunOptions, logs_key, wait_for, wal_config, wal_segments};
 use icegate_batcher::TableKey;
 use icegate_pipeline::MemoryLake;
 use icegate_pipeline::status::LaneState;
@@ -63,8 +63,11 @@ fn a_restart_with_a_multi_segment_backlog_commits_every_record_once() {
     // The next run replays it in several flushes, while new records arrive.
     lake.set_down(false);
     let run = Run::start(dir.path(), &lake, 256 << 10);
+    // (While the replayed backlog holds the table's share of memory, some are refused.)
     acknowledged.extend(run.send(&logs_key(), 20_000..25_000, 50, ""));
-    wait_for("every record", || lake.rows(&logs_key()) >= 25_000);
+    wait_for("every record", || {
+        lake.rows(&logs_key()) >= acknowledged.len()
+    });
     let table = lake.table(&logs_key()).unwrap();
     assert!(
         table.snapshots > 3,
@@ -160,6 +163,56 @@ fn a_lake_that_never_answers_times_out_and_a_swallowed_commit_lands_once() {
 }
 
 #[test]
+fn one_table_whose_lake_fails_cannot_take_the_memory_the_others_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Arc::new(MemoryLake::new());
+    let broken = TableKey::new("team-a", "logs");
+    let healthy = TableKey::new("team-b", "logs");
+    lake.set_table_down(&broken, true);
+    let run = Run::start_with(
+        dir.path(),
+        &lake,
+        RunOptions {
+            max_memory: 4 << 20,
+            ..RunOptions::flush_size(256 << 10)
+        },
+    );
+    // The broken table's records pile up in memory until its share is used: then only its
+    // own requests are refused.
+    let mut broken_acked = Vec::new();
+    let mut next = 0;
+    loop {
+        let sent = run.send(&broken, next..next + 100, 100, "");
+        next += 100;
+        if sent.is_empty() {
+            break;
+        }
+        assert!(next < 1_000_000, "the broken table was never refused");
+        broken_acked.extend(sent);
+    }
+    let share = run
+        .pipeline
+        .readiness()
+        .lanes
+        .iter()
+        .find(|l| l.table == "team-a.logs")
+        .unwrap()
+        .memory_bytes;
+    assert!(share >= 2 << 20, "refused at {share} bytes");
+    // Meanwhile the healthy table takes far more than the whole budget and commits it.
+    let healthy_acked = run.send(&healthy, 0..20_000, 100, "");
+    assert_eq!(healthy_acked.len(), 20_000);
+    wait_for("the healthy table", || lake.rows(&healthy) >= 20_000);
+    // The broken table recovers: its backlog commits and it takes requests again.
+    lake.set_table_down(&broken, false);
+    wait_for("the backlog", || lake.rows(&broken) >= broken_acked.len());
+    broken_acked.extend(run.send(&broken, next..next + 100, 100, ""));
+    run.stop();
+    assert_exactly_once(&lake, &broken, "", &broken_acked);
+    assert_exactly_once(&lake, &healthy, "", &healthy_acked);
+}
+
+#[test]
 fn a_poison_batch_is_quarantined_and_other_tables_keep_committing() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Arc::new(MemoryLake::new());
@@ -206,6 +259,21 @@ fn a_poison_batch_is_quarantined_and_other_tables_keep_committing() {
     assert_eq!(rows, bad.len());
     let reason = std::fs::read_to_string(arrow_file.with_extension("json")).unwrap();
     assert!(reason.contains("File name too long"), "{reason}");
+
+    // The WAL still holds the poison records; a restart knows they are in the quarantine.
+    lake.set_poison(None);
+    let run = Run::start(dir.path(), &lake, 1 << 20);
+    let more = run.send(&team_a, 200..300, 10, "");
+    wait_for("team-a", || lake.rows(&team_a) >= 200);
+    assert_eq!(run.metrics.quarantined_batches.load(Ordering::Relaxed), 0);
+    run.stop();
+    assert_exactly_once(&lake, &team_a, "", &[good_a, more].concat());
+    assert!(bodies(&lake, &team_a).keys().all(|b| !b.contains("POISON")));
+    let arrow_files = std::fs::read_dir(dir.path().join("quarantine/team-a/logs"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "arrow")
+        .count();
+    assert_eq!(arrow_files, 1, "quarantined once");
 }
 
 #[test]
@@ -262,6 +330,9 @@ fn another_process_with_the_same_writer_id_stops_only_that_table() {
             .iter()
             .any(|l| matches!(l.state, LaneState::Blocked(_)))
     });
+    // The blocked table refuses new records (they would only grow the WAL); others go on.
+    assert!(run.send(&logs_key(), 200..300, 10, "").is_empty());
+    let good = [good, run.send(&other, 200..300, 10, "")].concat();
     assert_eq!(
         lake.rows(&logs_key()),
         100,

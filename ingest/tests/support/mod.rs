@@ -35,6 +35,8 @@ pub fn free_port() -> u16 {
 /// A running `icegate` on a data directory.
 pub struct Icegate {
     pub child: Child,
+    /// The server's log (stdout and stderr), shown when a test fails.
+    pub log: PathBuf,
 }
 
 impl Icegate {
@@ -47,7 +49,12 @@ impl Icegate {
     }
 
     pub fn start_with(data_dir: &Path, port: u16, grpc_port: u16, extra_args: &[&str]) -> Self {
-        let log = std::fs::File::create(data_dir.with_extension("log")).unwrap();
+        let log_path = data_dir.with_extension("log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_icegate"))
             .args(extra_args)
             .args(["--data-dir", data_dir.to_str().unwrap()])
@@ -59,7 +66,10 @@ impl Icegate {
             .stderr(log)
             .spawn()
             .unwrap();
-        let server = Icegate { child };
+        let server = Icegate {
+            child,
+            log: log_path,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while http(port, "GET", "/readyz", "", b"").map(|(status, _)| status) != Some(200) {
             assert!(Instant::now() < deadline, "icegate did not become ready");
@@ -88,6 +98,19 @@ impl Drop for Icegate {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+        if std::thread::panicking() {
+            show_log(&self.log);
+        }
+    }
+}
+
+/// The last lines of a server log that are not debug noise (every run of the data dir).
+pub fn show_log(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.contains("DEBUG")).collect();
+    eprintln!("--- {} (last 40 lines) ---", path.display());
+    for line in &lines[lines.len().saturating_sub(40)..] {
+        eprintln!("{line}");
     }
 }
 

@@ -59,6 +59,7 @@ pub struct RunOptions {
     pub wal_io: Option<Arc<dyn WalIo>>,
     pub flush_size: u64,
     pub retry: RetryPolicy,
+    pub max_memory: u64,
 }
 
 impl RunOptions {
@@ -68,6 +69,7 @@ impl RunOptions {
             wal_io: None,
             flush_size,
             retry: fast_retries(),
+            max_memory: 256 << 20,
         }
     }
 }
@@ -120,7 +122,8 @@ impl Run {
                 flush_size: options.flush_size,
                 flush_interval_ms: 50,
             },
-            max_memory: 256 << 20,
+            max_memory: options.max_memory,
+            table_memory_share: options.max_memory / 2,
             tables: Tables::from_config(&Default::default()),
             quarantine: Quarantine::new(dir.join("quarantine")),
             retry: options.retry,
