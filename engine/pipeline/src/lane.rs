@@ -362,7 +362,13 @@ impl<L: LakeSink> Lane<L> {
         loop {
             let ctx = self.ctx.clone();
             let attempt = ctx.lake.commit(&self.key, &commit, &staged);
-            match self.bounded("commit", attempt).await {
+            let outcome = match self.bounded("commit", attempt).await {
+                Err(err) if err.class() == ErrorClass::Permanent => {
+                    self.landed_despite(&commit, err).await
+                }
+                other => other,
+            };
+            match outcome {
                 Ok(CommitOutcome::Committed { attempts }) => {
                     let metrics = &self.ctx.metrics;
                     metrics.commits.fetch_add(1, Ordering::Relaxed);
@@ -412,6 +418,27 @@ impl<L: LakeSink> Lane<L> {
         }
         self.done(&seqs);
         Ok(())
+    }
+
+    /// A commit failed permanently, but the failure may have come after the catalog took it
+    /// (its files would then be referenced, and must not be deleted). The watermark tells:
+    /// this commit's watermark means it landed; one that cannot be read means try again.
+    async fn landed_despite(&self, commit: &Commit, err: Error) -> Result<CommitOutcome, Error> {
+        let ctx = self.ctx.clone();
+        let read = ctx.lake.watermark(&self.key, &commit.writer_id);
+        match self.bounded("read watermark", read).await {
+            Ok(Some(current)) if current == commit.next => {
+                tracing::warn!(table = %self.key, error = %err, "the commit reported a permanent failure but landed");
+                Ok(CommitOutcome::AlreadyCommitted { current })
+            }
+            Ok(_) => Err(err),
+            Err(read) => Err(Error::Lake {
+                table: self.key.to_string(),
+                operation: "commit",
+                class: ErrorClass::Retryable,
+                message: format!("{err}; whether it landed is unknown ({read})"),
+            }),
+        }
     }
 
     async fn ensure_table(&mut self) -> Result<(), Error> {

@@ -45,6 +45,8 @@ struct Faults {
     silent: bool,
     /// The next N commits land and then never answer.
     silent_commits: u32,
+    /// The next N commits land and then report a permanent failure.
+    failing_after_commit: u32,
 }
 
 /// An in-memory lake.
@@ -105,6 +107,14 @@ impl MemoryLake {
     /// The next `n` commits land and then never answer.
     pub fn swallow_commit_answers(&self, n: u32) {
         self.faults.lock().expect("not poisoned").silent_commits = n;
+    }
+
+    /// The next `n` commits land and then report a permanent failure.
+    pub fn fail_after_commits(&self, n: u32) {
+        self.faults
+            .lock()
+            .expect("not poisoned")
+            .failing_after_commit = n;
     }
 
     /// Files staged and neither committed nor discarded.
@@ -243,6 +253,15 @@ impl LakeSink for MemoryLake {
                     operation: "commit",
                     class: ErrorClass::Retryable,
                     message: "connection reset before the answer".into(),
+                });
+            }
+            if faults.failing_after_commit > 0 {
+                faults.failing_after_commit -= 1;
+                return Err(Error::Lake {
+                    table: key.to_string(),
+                    operation: "commit",
+                    class: ErrorClass::Permanent,
+                    message: "post-commit cleanup failed".into(),
                 });
             }
             let swallowed = faults.silent_commits > 0;

@@ -129,6 +129,13 @@ fn an_outage_is_retried_and_a_lost_commit_answer_is_not_a_duplicate() {
     lake.lose_commit_answers(1);
     lake.set_down(false);
     wait_for("the backlog", || lake.rows(&logs_key()) >= 500);
+    // A commit that lands and then reports a permanent failure is not quarantined (its
+    // files are in the table).
+    lake.fail_after_commits(1);
+    let later = run.send(&logs_key(), 500..600, 10, "");
+    wait_for("the later records", || lake.rows(&logs_key()) >= 600);
+    assert_eq!(run.metrics.quarantined_batches.load(Ordering::Relaxed), 0);
+    let acknowledged = [acknowledged, later].concat();
     run.stop();
     assert_exactly_once(&lake, &logs_key(), "", &acknowledged);
     assert_eq!(
