@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes};
 use tonic::codec::{
@@ -249,14 +250,19 @@ otlp_service!(
 pub async fn serve(
     state: GrpcState,
     listener: tokio::net::TcpListener,
+    limits: icegate_pipeline::ListenConfig,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .timeout(Duration::from_millis(limits.request_timeout_ms))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .add_service(LogsService(state.clone()))
         .add_service(TracesService(state.clone()))
         .add_service(MetricsService(state))
         .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener),
+            crate::listen::limited_incoming(listener, limits.max_connections),
             shutdown,
         )
         .await

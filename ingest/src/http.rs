@@ -43,7 +43,32 @@ pub fn router(state: HttpState) -> Router {
         .route("/metrics", get(metrics))
         // Compressed bodies above the limit are refused with 413 before they are read whole.
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            refuse_declared_oversize(limit as u64, request, next)
+        }))
         .with_state(state)
+}
+
+/// A request whose Content-Length is over the limit is answered 413 at once, before its
+/// body is waited for (the connection closes: the body is never read).
+async fn refuse_declared_oversize(
+    limit: u64,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > limit => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Content-Length {len} is over the {limit}-byte request limit"),
+        )
+            .into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 /// An error in the request's encoding: `google.rpc.Status` as protobuf or JSON.

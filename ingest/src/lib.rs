@@ -20,6 +20,7 @@
 
 pub mod grpc;
 pub mod http;
+pub mod listen;
 pub mod metrics;
 pub mod server;
 pub mod signal;

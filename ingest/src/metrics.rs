@@ -119,6 +119,11 @@ pub fn render(pipeline: &Pipeline) -> String {
             &metrics.quarantined_records,
         ),
         (
+            "icegate_split_requests_total",
+            "Requests that decoded to more than one WAL record takes, stored as several.",
+            &metrics.split_requests,
+        ),
+        (
             "icegate_wal_holes_total",
             "Records whose WAL write failed (never acknowledged).",
             &metrics.wal_holes,

@@ -118,16 +118,22 @@ pub async fn start(config: IngestConfig) -> anyhow::Result<Server> {
         max_request_size: config.max_request_size as usize,
     };
     let mut grpc_shutdown = shutdown_rx.clone();
-    let grpc = tokio::spawn(grpc::serve(grpc_state, grpc_listener, async move {
-        let _ = grpc_shutdown.changed().await;
-    }));
+    let grpc = tokio::spawn(grpc::serve(
+        grpc_state,
+        grpc_listener,
+        config.listen.clone(),
+        async move {
+            let _ = grpc_shutdown.changed().await;
+        },
+    ));
     let mut http_shutdown = shutdown_rx.clone();
+    let limits = config.listen.clone();
     let http = tokio::spawn(async move {
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(async move {
-                let _ = http_shutdown.changed().await;
-            })
-            .await
+        crate::listen::serve_http(listener, router(state), &limits, async move {
+            let _ = http_shutdown.changed().await;
+        })
+        .await;
+        anyhow::Ok(())
     });
     ready.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(%http_addr, %grpc_addr, "icegate is ready");

@@ -246,10 +246,31 @@ fn hostile_input_gets_precise_statuses_and_the_server_keeps_serving() {
         400
     );
     assert_eq!(post("/v1/logs", "text/plain", b"hello"), 415);
-    // Oversized body (over the 16 MiB default).
-    assert_eq!(
-        post("/v1/logs", "application/json", &vec![b' '; 17 << 20]),
-        413
+    // Oversized body (over the 16 MiB default): 413 before the body is read, so the client
+    // either reads the 413 or, still sending, finds the connection reset.
+    if let Some((status, _)) = http(
+        port,
+        "POST",
+        "/v1/logs",
+        "application/json",
+        &vec![b' '; 17 << 20],
+    ) {
+        assert_eq!(status, 413);
+    }
+    // A declared Content-Length over the limit is refused before any body arrives.
+    let mut declared = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    declared
+        .write_all(b"POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 17825793\r\n\r\n")
+        .unwrap();
+    declared
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = [0u8; 64];
+    let n = declared.read(&mut answer).unwrap();
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 413"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
     );
     // A gzip bomb: 64 MiB of zeros in well under a megabyte.
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -664,4 +685,128 @@ print(json.dumps(sorted([r["service_name"], r["body"]] for r in rows)))
     let mut found = report.as_array().unwrap().clone();
     found.sort_by_key(|v| v.to_string());
     assert_eq!(found, expected);
+}
+
+/// What the OpenTelemetry Collector's batch processor sends with k8sattributes: 8,192 log
+/// records sharing 4 KB of resource attributes. Decoded, every row carries them (tens of
+/// MB, over one WAL record): the request is stored as several records, acknowledged once,
+/// and the node stays ready.
+#[test]
+fn a_collector_batch_sharing_large_resource_attributes_is_accepted_whole() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let port = free_port();
+    let server = Icegate::start(&data_dir, port);
+    let attributes: Vec<serde_json::Value> = (0..40)
+        .map(|i| {
+            serde_json::json!({"key": format!("k8s.label.{i}"), "value": {"stringValue": "v".repeat(100)}})
+        })
+        .chain([serde_json::json!({"key": "service.name", "value": {"stringValue": "collector"}})])
+        .collect();
+    let records: Vec<serde_json::Value> = (0..8192u64)
+        .map(|n| {
+            serde_json::json!({
+                "timeUnixNano": (1_764_000_000_000_000_000u64 + n).to_string(),
+                "body": {"stringValue": format!("record-{n}")}
+            })
+        })
+        .collect();
+    let body = serde_json::json!({"resourceLogs": [{
+        "resource": {"attributes": attributes},
+        "scopeLogs": [{"logRecords": records}]
+    }]})
+    .to_string();
+    let (status, answer) = http(
+        port,
+        "POST",
+        "/v1/logs",
+        "application/json",
+        body.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    assert!(metric_value(port, "icegate_split_requests_total") >= 1);
+    assert_eq!(http(port, "GET", "/readyz", "", b"").unwrap().0, 200);
+    server.stop();
+    let report = run_python(
+        &python,
+        &format!(
+            r#"
+import json
+catalog = {}
+rows = catalog.load_table("default.logs").scan(selected_fields=("body", "resource_attributes")).to_arrow()
+attributes = rows["resource_attributes"][0].as_py()
+print(json.dumps({{"rows": rows.num_rows, "distinct": len(set(rows["body"].to_pylist())), "attributes": len(attributes)}}))
+"#,
+            catalog_expression(&data_dir)
+        ),
+    );
+    assert_eq!(report["rows"], 8192, "{report}");
+    assert_eq!(report["distinct"], 8192, "{report}");
+    assert!(report["attributes"].as_u64().unwrap() >= 40, "{report}");
+}
+
+/// 5,000 connections that trickle their headers and never finish them, while a normal
+/// client keeps sending: every normal request is answered, and the server closes the slow
+/// connections once their header deadline passes.
+#[test]
+fn slow_header_connections_are_closed_and_never_starve_normal_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let config = dir.path().join("icegate.toml");
+    std::fs::write(
+        &config,
+        "[listen]\nmax-connections = 8192\nheader-read-timeout-ms = 1500\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let server = Icegate::start_with(
+        &data_dir,
+        port,
+        free_port(),
+        &["--config", config.to_str().unwrap()],
+    );
+    let mut slow = Vec::new();
+    for _ in 0..5_000 {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.write_all(b"POST /v1/logs HTTP/1.1\r\nHo").unwrap();
+        slow.push(stream);
+    }
+    let started = Instant::now();
+    let mut answered = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        let (status, _) = http(
+            port,
+            "POST",
+            "/v1/logs",
+            "application/json",
+            &numbered_log(answered),
+        )
+        .expect("a normal request is answered during the flood");
+        assert_eq!(status, 200);
+        answered += 1;
+        // One more header byte on a few slow connections: trickling does not extend the deadline.
+        for stream in slow.iter_mut().take(50) {
+            let _ = stream.write_all(b"s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(answered > 10);
+    // By now every slow connection passed its header deadline: the server has closed them.
+    let mut closed = 0;
+    for stream in slow.iter_mut().step_by(100) {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut buf = [0u8; 512];
+        match stream.read(&mut buf) {
+            Ok(_) => closed += 1, // EOF, or a 408 before closing
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => closed += 1,
+            Err(err) => panic!("a slow connection is still open: {err}"),
+        }
+    }
+    assert_eq!(closed, 50);
+    server.stop();
 }

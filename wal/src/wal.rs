@@ -64,6 +64,21 @@ struct State {
     writer_idle: bool,
 }
 
+impl State {
+    /// Appends are refused once a write failed or the log is closing.
+    fn check_open(&self) -> Result<()> {
+        if let Some(reason) = &self.failure {
+            return Err(Error::Failed {
+                reason: reason.clone(),
+            });
+        }
+        if self.closing {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+}
+
 struct Chunk {
     /// Set when this chunk's records go into a new segment starting at this seq.
     new_segment: Option<u64>,
@@ -246,17 +261,9 @@ impl Wal {
         let frame_len = (FRAME_HEADER_LEN + payload.len()) as u64;
 
         let mut state = self.shared.lock_state();
-        if let Some(reason) = &state.failure {
-            return Err(Error::Failed {
-                reason: reason.clone(),
-            });
-        }
-        if state.closing {
-            return Err(Error::Closed);
-        }
+        state.check_open()?;
         let active_len = state.segments.back().expect("always one segment").len;
-        let rotate = active_len > SEGMENT_HEADER_LEN as u64
-            && active_len + frame_len > config.segment_size.0;
+        let rotate = rotates(active_len, frame_len, config.segment_size.0);
         let needed = frame_len + if rotate { SEGMENT_HEADER_LEN as u64 } else { 0 };
         if state.disk_bytes + needed > config.max_disk_size.0 {
             return Err(Error::Full {
@@ -265,37 +272,76 @@ impl Wal {
                 needed,
             });
         }
-
-        let seq = state.next_seq;
-        state.next_seq += 1;
-        state.disk_bytes += needed;
-        if rotate {
-            state.segments.push_back(SegmentMeta {
-                first_seq: seq,
-                len: SEGMENT_HEADER_LEN as u64,
-            });
-        }
-        state.segments.back_mut().expect("always one segment").len += frame_len;
-        if rotate || state.queue.is_empty() {
-            let bytes = state.spare.pop().unwrap_or_default();
-            state.queue.push(Chunk {
-                new_segment: rotate.then_some(seq),
-                bytes,
-            });
-        }
-        let chunk = state.queue.last_mut().expect("pushed above");
-        encode_frame(&mut chunk.bytes, seq, payload, payload_crc);
+        let seq = place(&mut state, config, payload, payload_crc);
         then(seq);
+        Ok(self.queued(state, seq))
+    }
+
+    /// Queues several records at once, all or none: they get consecutive sequence numbers,
+    /// and the disk budget is checked for all of them before any is queued, so one request
+    /// split into several records is either wholly in the log or not at all (short of an
+    /// I/O failure, which stops the log). `then(i, seq)` runs under the lock for each, in
+    /// order. The returned [`Appended`] is the last record's: durable means all are.
+    pub fn append_all_then(
+        &self,
+        payloads: &[Vec<u8>],
+        mut then: impl FnMut(usize, u64),
+    ) -> Result<Appended> {
+        let config = &self.shared.config;
+        assert!(!payloads.is_empty(), "append_all_then needs a record");
+        for payload in payloads {
+            let len = payload.len() as u64;
+            if len > config.max_record_size.0 {
+                return Err(Error::RecordTooLarge {
+                    len,
+                    max: config.max_record_size.0,
+                });
+            }
+        }
+        let crcs: Vec<u32> = payloads.iter().map(|p| crc32c::crc32c(p)).collect();
+
+        let mut state = self.shared.lock_state();
+        state.check_open()?;
+        // What all of them need, segment rotations included, before anything changes.
+        let mut active_len = state.segments.back().expect("always one segment").len;
+        let mut needed = 0;
+        for payload in payloads {
+            let frame_len = (FRAME_HEADER_LEN + payload.len()) as u64;
+            let rotate = rotates(active_len, frame_len, config.segment_size.0);
+            needed += frame_len + if rotate { SEGMENT_HEADER_LEN as u64 } else { 0 };
+            active_len = if rotate {
+                SEGMENT_HEADER_LEN as u64
+            } else {
+                active_len
+            } + frame_len;
+        }
+        if state.disk_bytes + needed > config.max_disk_size.0 {
+            return Err(Error::Full {
+                used: state.disk_bytes,
+                budget: config.max_disk_size.0,
+                needed,
+            });
+        }
+        let mut seq = 0;
+        for (i, (payload, crc)) in payloads.iter().zip(crcs).enumerate() {
+            seq = place(&mut state, config, payload, crc);
+            then(i, seq);
+        }
+        Ok(self.queued(state, seq))
+    }
+
+    /// Releases the lock after queueing up to `seq`; wakes the writer if it sleeps.
+    fn queued(&self, mut state: MutexGuard<'_, State>, seq: u64) -> Appended {
         // A busy writer takes the queue when it finishes its group; waking it costs a syscall.
         let wake = std::mem::take(&mut state.writer_idle);
         drop(state);
         if wake {
             self.shared.work.notify_one();
         }
-        Ok(Appended {
+        Appended {
             seq,
             progress: self.shared.progress.subscribe(),
-        })
+        }
     }
 
     /// Appends and waits until the record is durable; returns its sequence number.
@@ -456,6 +502,39 @@ fn lock_dir(dir: &Path) -> Result<File> {
         }),
         Err(std::fs::TryLockError::Error(err)) => Err(Error::io(&path, err)),
     }
+}
+
+/// Whether a frame of `frame_len` bytes opens a new segment after an active one of
+/// `active_len` bytes (a segment always takes at least one record).
+fn rotates(active_len: u64, frame_len: u64, segment_size: u64) -> bool {
+    active_len > SEGMENT_HEADER_LEN as u64 && active_len + frame_len > segment_size
+}
+
+/// Queues one record's frame (the caller checked the budget); returns its sequence number.
+fn place(state: &mut State, config: &WalConfig, payload: &[u8], payload_crc: u32) -> u64 {
+    let frame_len = (FRAME_HEADER_LEN + payload.len()) as u64;
+    let active_len = state.segments.back().expect("always one segment").len;
+    let rotate = rotates(active_len, frame_len, config.segment_size.0);
+    let seq = state.next_seq;
+    state.next_seq += 1;
+    state.disk_bytes += frame_len + if rotate { SEGMENT_HEADER_LEN as u64 } else { 0 };
+    if rotate {
+        state.segments.push_back(SegmentMeta {
+            first_seq: seq,
+            len: SEGMENT_HEADER_LEN as u64,
+        });
+    }
+    state.segments.back_mut().expect("always one segment").len += frame_len;
+    if rotate || state.queue.is_empty() {
+        let bytes = state.spare.pop().unwrap_or_default();
+        state.queue.push(Chunk {
+            new_segment: rotate.then_some(seq),
+            bytes,
+        });
+    }
+    let chunk = state.queue.last_mut().expect("pushed above");
+    encode_frame(&mut chunk.bytes, seq, payload, payload_crc);
+    seq
 }
 
 /// Creates a segment with its header and makes header and directory entry durable.

@@ -218,3 +218,45 @@ async fn io_uring_backend_writes_the_same_log() {
         assert_eq!(&record.payload[..], &payload_for(record.seq)[..]);
     }
 }
+
+#[tokio::test]
+async fn several_records_are_appended_all_or_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = WalConfig {
+        max_disk_size: ByteSize(8 << 10),
+        ..tiny_config(SyncPolicy::Always)
+    };
+    let (wal, _) = Wal::open(dir.path(), config).unwrap();
+    wal.append_durable(b"first").await.unwrap();
+    // Seven records crossing several 512-byte segments: consecutive, in order, `then` for
+    // each under the lock.
+    let parts: Vec<Vec<u8>> = (1..8u8).map(|i| vec![i; 300]).collect();
+    let mut seen = Vec::new();
+    let last = wal
+        .append_all_then(&parts, |i, seq| seen.push((i, seq)))
+        .unwrap();
+    assert_eq!(last.durable().await.unwrap(), 7);
+    assert_eq!(seen, (0..7).map(|i| (i, i as u64 + 1)).collect::<Vec<_>>());
+    let records = read_all(&wal, 1);
+    assert_eq!(records.len(), 7);
+    for (record, part) in records.iter().zip(&parts) {
+        assert_eq!(&record.payload[..], &part[..]);
+    }
+    assert!(segment_files(dir.path()).len() > 2);
+    // More than the budget has left (about 5 KiB): refused whole, nothing queued.
+    let before = wal.stats();
+    let too_many: Vec<Vec<u8>> = (0..40).map(|_| vec![1u8; 300]).collect();
+    let Err(err) = wal.append_all_then(&too_many, |_, _| panic!("nothing is queued")) else {
+        panic!("over the budget");
+    };
+    assert!(matches!(err, Error::Full { .. }), "{err}");
+    assert_eq!(wal.stats().next_seq, before.next_seq);
+    assert_eq!(wal.stats().disk_bytes, before.disk_bytes);
+    // One oversized part refuses them all.
+    let oversized = vec![vec![1u8; 10], vec![2u8; 5000]];
+    let Err(err) = wal.append_all_then(&oversized, |_, _| panic!("nothing is queued")) else {
+        panic!("over the record limit");
+    };
+    assert!(matches!(err, Error::RecordTooLarge { .. }), "{err}");
+    assert_eq!(wal.append_durable(b"after").await.unwrap(), before.next_seq);
+}

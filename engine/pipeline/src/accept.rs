@@ -162,21 +162,26 @@ impl Pipeline {
     }
 
     async fn append(&self, key: TableKey, batch: RecordBatch) -> Result<()> {
-        let payload = record::encode(&key, &batch)?;
-        let reservation = self.budget.reserve(batch.get_array_memory_size() as u64);
-        let mut message = Some((key, batch, reservation));
-        let appended = self.wal.append_then(&payload, |seq| {
-            self.tracker.insert(seq);
-            let (key, batch, reservation) = message.take().expect("called once");
-            // A closed channel (the flusher stopped at shutdown) leaves the record to the
-            // next start's replay: it is in the WAL and nothing truncates it.
-            let _ = self.to_flusher.send(Accepted {
-                seq,
-                key,
-                batch,
-                reservation,
-            });
-        });
+        let bytes = batch.get_array_memory_size() as u64;
+        let mut parts = self.encode_parts(&key, batch)?;
+        let appended = if parts.len() == 1 {
+            let (batch, payload) = parts.pop().expect("one part");
+            let mut message = Some((key, batch, self.budget.reserve(bytes)));
+            self.wal.append_then(&payload, |seq| {
+                let (key, batch, reservation) = message.take().expect("called once");
+                self.queue(seq, key, batch, reservation);
+            })
+        } else {
+            // Parts share the request's buffers: account the request once, spread over them.
+            let share = bytes / parts.len() as u64;
+            let (batches, payloads): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
+            let mut batches: Vec<Option<RecordBatch>> = batches.into_iter().map(Some).collect();
+            self.metrics.split_requests.fetch_add(1, Ordering::Relaxed);
+            self.wal.append_all_then(&payloads, |i, seq| {
+                let batch = batches[i].take().expect("called once per part");
+                self.queue(seq, key.clone(), batch, self.budget.reserve(share));
+            })
+        };
         let appended = match appended {
             Ok(appended) => appended,
             Err(icegate_wal::Error::RecordTooLarge { len, max }) => {
@@ -199,5 +204,47 @@ impl Pipeline {
             self.health.set_wal_failure(err.to_string());
             Error::Unavailable(format!("write-ahead log: {err}"))
         })
+    }
+
+    /// Under the WAL's lock: the record is needed until its table has it, and goes to the
+    /// flusher in WAL order. A closed channel (the flusher stopped at shutdown) leaves it to
+    /// the next start's replay: it is in the WAL and nothing truncates it.
+    fn queue(&self, seq: u64, key: TableKey, batch: RecordBatch, reservation: Reservation) {
+        self.tracker.insert(seq);
+        let _ = self.to_flusher.send(Accepted {
+            seq,
+            key,
+            batch,
+            reservation,
+        });
+    }
+
+    /// `batch` as WAL records: one, or — when it encodes to more than the WAL takes in one
+    /// record (a collector's batch sharing kilobytes of resource attributes decodes to many
+    /// times its request size) — contiguous row ranges that each fit, in order.
+    fn encode_parts(
+        &self,
+        key: &TableKey,
+        batch: RecordBatch,
+    ) -> Result<Vec<(RecordBatch, Vec<u8>)>> {
+        let max = self.wal.config().max_record_size.0;
+        let payload = record::encode(key, &batch)?;
+        let len = payload.len() as u64;
+        if len <= max {
+            return Ok(vec![(batch, payload)]);
+        }
+        let rows = batch.num_rows();
+        if rows <= 1 {
+            return Err(Error::TooLarge { bytes: len, max });
+        }
+        // Aim a little below the limit; a part that still does not fit is halved again.
+        let parts = (len.div_ceil(max * 9 / 10) as usize).clamp(2, rows);
+        let per_part = rows.div_ceil(parts);
+        let mut encoded = Vec::with_capacity(parts);
+        for start in (0..rows).step_by(per_part) {
+            let slice = batch.slice(start, per_part.min(rows - start));
+            encoded.extend(self.encode_parts(key, slice)?);
+        }
+        Ok(encoded)
     }
 }

@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 /// max-memory = 1073741824           # bytes of batches in memory before 429s
 /// shutdown-timeout-ms = 30000
 /// lake-timeout-ms = 60000           # longest one catalog or storage operation may take
+/// [listen]    # max-connections, timeouts, streams (ListenConfig)
 /// [batcher]   # flush-size, flush-interval-ms      (icegate_batcher::BatcherConfig)
 /// [wal]       # sync, segment-size, max-disk-size…  (icegate_wal::WalConfig)
 /// [lake]      # catalog, storage, namespace…        (icegate_committer::LakeConfig)
@@ -51,6 +52,7 @@ pub struct IngestConfig {
     /// catalog or store that accepts connections and never answers must not stall a table.
     /// Default: 60 000 ms.
     pub lake_timeout_ms: u64,
+    pub listen: ListenConfig,
     pub batcher: BatcherConfig,
     pub wal: WalConfig,
     pub lake: LakeConfig,
@@ -68,11 +70,46 @@ impl Default for IngestConfig {
             max_memory: 1 << 30,
             shutdown_timeout_ms: 30_000,
             lake_timeout_ms: 60_000,
+            listen: ListenConfig::default(),
             batcher: BatcherConfig::default(),
             wal: WalConfig::default(),
             lake: LakeConfig::default(),
             parquet: ParquetConfig::default(),
             redact: RedactConfig::default(),
+        }
+    }
+}
+
+/// Limits on both listeners, so slow, idle or flooding clients cannot exhaust connections,
+/// descriptors or memory. In TOML (defaults shown):
+///
+/// ```toml
+/// [listen]
+/// max-connections = 4096          # per listener; more wait in the kernel's backlog
+/// header-read-timeout-ms = 10000  # HTTP/1: every header within this, else closed
+/// request-timeout-ms = 60000      # a whole request, body included (HTTP 408, gRPC deadline)
+/// max-concurrent-streams = 128    # per HTTP/2 (and gRPC) connection
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct ListenConfig {
+    /// Connections served at once per listener. Default: 4096.
+    pub max_connections: usize,
+    /// Time a client has to send all request headers (HTTP/1). Default: 10 000 ms.
+    pub header_read_timeout_ms: u64,
+    /// Time for a whole request, body included. Default: 60 000 ms.
+    pub request_timeout_ms: u64,
+    /// Concurrent streams per HTTP/2 connection. Default: 128.
+    pub max_concurrent_streams: u32,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 4096,
+            header_read_timeout_ms: 10_000,
+            request_timeout_ms: 60_000,
+            max_concurrent_streams: 128,
         }
     }
 }

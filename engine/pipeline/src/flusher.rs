@@ -106,9 +106,20 @@ impl<L: LakeSink> Flusher<L> {
     /// commits what it holds, for at most `finish_timeout` — after that, what is not
     /// committed stays in the WAL for the next start.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>, finish_timeout: Duration) {
-        let replayed = tokio::select! {
-            replayed = self.replay() => replayed,
-            _ = turned_true(&mut shutdown) => false,
+        let mut deadline = None;
+        let replayed = {
+            let replay = self.replay();
+            tokio::pin!(replay);
+            tokio::select! {
+                replayed = &mut replay => replayed,
+                _ = turned_true(&mut shutdown) => {
+                    // A graceful stop lets replay finish too (it reads the local WAL; it only
+                    // waits when the lanes cannot commit), within the finish timeout.
+                    let until = tokio::time::Instant::now() + finish_timeout;
+                    deadline = Some(until);
+                    tokio::time::timeout_at(until, &mut replay).await.unwrap_or(false)
+                }
+            }
         };
         if replayed {
             loop {
@@ -135,7 +146,8 @@ impl<L: LakeSink> Flusher<L> {
             })
             .collect();
         let all = futures_join(lanes);
-        if tokio::time::timeout(finish_timeout, all).await.is_err() {
+        let deadline = deadline.unwrap_or_else(|| tokio::time::Instant::now() + finish_timeout);
+        if tokio::time::timeout_at(deadline, all).await.is_err() {
             tracing::warn!(
                 ?finish_timeout,
                 "the final commits did not finish in time; the WAL keeps the rest for the next start"

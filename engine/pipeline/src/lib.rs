@@ -43,7 +43,7 @@ mod tracker;
 use std::path::Path;
 
 pub use accept::{Pipeline, Readiness};
-pub use config::IngestConfig;
+pub use config::{IngestConfig, ListenConfig};
 pub use error::{Error, ErrorClass, Result, error_chain};
 pub use flusher::{Flusher, PipelineParts, build};
 pub use iceberg_lake::{IcebergLake, ident, watermark_of};

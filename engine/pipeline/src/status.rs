@@ -77,6 +77,8 @@ pub struct Metrics {
     pub quarantined_records: AtomicU64,
     /// Records whose WAL write failed (answered 503, never acknowledged).
     pub wal_holes: AtomicU64,
+    /// Requests that decoded to more than one WAL record takes, stored as several records.
+    pub split_requests: AtomicU64,
     /// Tables whose watermark was at or past this WAL's start (a regressed or restored WAL).
     pub wal_regressions: AtomicU64,
     pub wal_bytes: AtomicU64,

@@ -9,13 +9,14 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use arrow::array::{Array, AsArray};
 use common::{Run, RunOptions, logs_key, wait_for, wal_config, wal_segments};
 use icegate_batcher::TableKey;
 use icegate_pipeline::MemoryLake;
 use icegate_pipeline::status::LaneState;
-use icegate_wal::Wal;
+use icegate_wal::{ByteSize, Wal, WalConfig};
 
 /// How often each body is in the lake's table.
 fn bodies(lake: &MemoryLake, key: &TableKey) -> HashMap<String, usize> {
@@ -86,6 +87,35 @@ fn a_restart_with_a_multi_segment_backlog_commits_every_record_once() {
     // And once more: nothing is committed twice after a clean restart.
     let run = Run::start(dir.path(), &lake, 256 << 10);
     run.stop();
+    assert_exactly_once(&lake, &logs_key(), "", &acknowledged);
+}
+
+#[test]
+fn a_graceful_stop_right_after_start_still_commits_the_replayed_backlog() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Arc::new(MemoryLake::new());
+    lake.set_down(true);
+    let run = Run::start(dir.path(), &lake, 64 << 10);
+    let acknowledged = run.send(&logs_key(), 0..10_000, 50, "");
+    run.crash();
+    // The next start replays into a small memory budget while the lake is slow to answer:
+    // replay waits for the lanes to commit. SIGTERM comes at once; the stop lets replay
+    // finish (bounded), then commits everything.
+    lake.set_down(false);
+    lake.set_silent(true);
+    let waking = {
+        let lake = lake.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            lake.set_silent(false);
+        })
+    };
+    let options = RunOptions {
+        max_memory: 2 << 20,
+        ..RunOptions::flush_size(64 << 10)
+    };
+    Run::start_with(dir.path(), &lake, options).stop();
+    waking.join().unwrap();
     assert_exactly_once(&lake, &logs_key(), "", &acknowledged);
 }
 
@@ -217,6 +247,34 @@ fn one_table_whose_lake_fails_cannot_take_the_memory_the_others_need() {
     run.stop();
     assert_exactly_once(&lake, &broken, "", &broken_acked);
     assert_exactly_once(&lake, &healthy, "", &healthy_acked);
+}
+
+#[test]
+fn a_request_larger_than_one_wal_record_is_stored_as_several_and_acknowledged_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Arc::new(MemoryLake::new());
+    let run = Run::start_with(
+        dir.path(),
+        &lake,
+        RunOptions {
+            wal: WalConfig {
+                max_record_size: ByteSize(32 << 10),
+                ..wal_config()
+            },
+            ..RunOptions::flush_size(1 << 20)
+        },
+    );
+    // One request of 3,000 records encodes to several times the WAL's record limit.
+    let acknowledged = run.send(&logs_key(), 0..3_000, 3_000, "");
+    assert_eq!(acknowledged.len(), 3_000);
+    assert_eq!(run.metrics.split_requests.load(Ordering::Relaxed), 1);
+    let records = run.wal.stats().next_seq;
+    assert!(records > 3, "stored as {records} WAL records");
+    run.crash();
+    // The parts replay like any records.
+    let run = Run::start(dir.path(), &lake, 1 << 20);
+    run.stop();
+    assert_exactly_once(&lake, &logs_key(), "", &acknowledged);
 }
 
 #[test]

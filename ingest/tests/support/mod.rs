@@ -139,7 +139,8 @@ pub fn http(
         body.len()
     );
     stream.write_all(head.as_bytes()).ok()?;
-    stream.write_all(body).ok()?;
+    // A server may answer (413) and close before the body is sent: read what it said.
+    let _ = stream.write_all(body);
     let mut response = Vec::new();
     stream.read_to_end(&mut response).ok()?;
     let text = String::from_utf8_lossy(&response);

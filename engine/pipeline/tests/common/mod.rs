@@ -168,7 +168,7 @@ impl Run {
         acknowledged
     }
 
-    /// Graceful shutdown: everything acknowledged is committed.
+    /// Graceful shutdown: everything acknowledged is committed (replay included).
     pub fn stop(mut self) {
         self.pipeline.close();
         self.shutdown.send(true).unwrap();

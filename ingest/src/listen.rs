@@ -1,0 +1,201 @@
+//! Accepting connections within limits ([`ListenConfig`]): at most `max-connections` per
+//! listener (more wait in the kernel's backlog, costing no descriptor here), HTTP/1 headers
+//! within a deadline (slowloris), whole requests within a deadline, bounded HTTP/2 streams.
+//! A failed `accept` (e.g. out of descriptors) is logged and retried, never fatal.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use icegate_pipeline::ListenConfig;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::ServiceExt;
+
+/// How long accepting pauses after a failed `accept` (descriptors run out under a flood).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// The next connection, once fewer than the limit are open.
+async fn next_connection(
+    listener: &TcpListener,
+    permits: &Arc<Semaphore>,
+) -> (TcpStream, OwnedSemaphorePermit) {
+    let permit = permits
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the semaphore is never closed");
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let _ = stream.set_nodelay(true);
+                return (stream, permit);
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "accepting a connection failed; retrying");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown`, then lets open connections finish (the
+/// caller bounds how long).
+pub async fn serve_http(
+    listener: TcpListener,
+    router: Router,
+    limits: &ListenConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let router = router.layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        Duration::from_millis(limits.request_timeout_ms),
+    ));
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, permit) = tokio::select! {
+            next = next_connection(&listener, &permits) => next,
+            () = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(
+            router
+                .clone()
+                .map_request(|request: axum::http::Request<Incoming>| request.map(Body::new)),
+        );
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// A connection holding one of the listener's permits until it closes.
+pub struct Limited {
+    stream: TcpStream,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for Limited {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Limited {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+impl tonic::transport::server::Connected for Limited {
+    type ConnectInfo = tonic::transport::server::TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.stream.connect_info()
+    }
+}
+
+/// `listener`'s connections for tonic, at most `max_connections` open at once.
+pub fn limited_incoming(
+    listener: TcpListener,
+    max_connections: usize,
+) -> impl futures::Stream<Item = std::io::Result<Limited>> {
+    let permits = Arc::new(Semaphore::new(max_connections));
+    futures::stream::unfold((listener, permits), |(listener, permits)| async move {
+        let (stream, permit) = next_connection(&listener, &permits).await;
+        let connection = Limited {
+            stream,
+            _permit: permit,
+        };
+        Some((Ok(connection), (listener, permits)))
+    })
+}
+
+/// Raises the soft descriptor limit to the hard one (connections, WAL segments and storage
+/// clients all need descriptors), and says so when the connection limits could still
+/// exhaust it.
+pub fn raise_descriptor_limit(limits: &ListenConfig) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    let raised = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return;
+        }
+        let wanted = limit.rlim_max;
+        limit.rlim_cur = wanted;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0
+    };
+    let soft = limit.rlim_cur;
+    // Two listeners' connections plus the WAL, the catalog pool and object-store clients.
+    let needed = 2 * limits.max_connections as u64 + 512;
+    if !raised || soft < needed {
+        tracing::warn!(
+            descriptors = soft,
+            needed,
+            "the descriptor limit is below what max-connections allows on both listeners; \
+             lower [listen] max-connections or raise `ulimit -n`"
+        );
+    }
+}
