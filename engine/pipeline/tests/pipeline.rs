@@ -120,6 +120,51 @@ fn a_graceful_stop_right_after_start_still_commits_the_replayed_backlog() {
 }
 
 #[test]
+fn a_failed_fsync_leaves_a_hole_that_is_never_acknowledged_or_duplicated() {
+    use icegate_wal::fault::{FaultPlan, FaultyIo};
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Arc::new(MemoryLake::new());
+    let plan = Arc::new(FaultPlan::default());
+    plan.fail_sync.store(40, Ordering::SeqCst);
+    let io = Arc::new(FaultyIo::new(
+        Arc::new(icegate_wal::io::StdIo),
+        plan.clone(),
+    ));
+    let run = Run::start_with(
+        dir.path(),
+        &lake,
+        RunOptions {
+            wal_io: Some(io),
+            ..RunOptions::flush_size(64 << 10)
+        },
+    );
+    // The 40th fsync fails: its records are holes, answered with an error; the log stops.
+    let mut acknowledged = run.send(&logs_key(), 0..5_000, 10, "");
+    assert!(
+        acknowledged.len() < 5_000,
+        "the fsync failure stopped nothing"
+    );
+    wait_for("the hole", || {
+        run.metrics.wal_holes.load(Ordering::Relaxed) >= 1
+    });
+    assert!(
+        !run.pipeline.readiness().ready,
+        "a failed WAL makes the node unready"
+    );
+    wait_for("what was acknowledged", || {
+        lake.rows(&logs_key()) >= acknowledged.len()
+    });
+    run.crash();
+    // After a restart (the operator's answer to a failed disk) everything acknowledged is
+    // there once; the hole's records may come back from the file (never acknowledged, so
+    // at most once each), and new records commit.
+    let run = Run::start(dir.path(), &lake, 64 << 10);
+    acknowledged.extend(run.send(&logs_key(), 5_000..6_000, 10, ""));
+    run.stop();
+    assert_exactly_once(&lake, &logs_key(), "", &acknowledged);
+}
+
+#[test]
 fn crashes_between_commits_never_lose_or_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Arc::new(MemoryLake::new());
