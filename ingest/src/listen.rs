@@ -170,32 +170,45 @@ pub fn limited_incoming(
     })
 }
 
-/// Raises the soft descriptor limit to the hard one (connections, WAL segments and storage
-/// clients all need descriptors), and says so when the connection limits could still
-/// exhaust it.
-pub fn raise_descriptor_limit(limits: &ListenConfig) {
+/// Descriptors kept free of connections: WAL segments and directory syncs, the SQLite
+/// catalog, object-store and catalog clients.
+pub const RESERVED_DESCRIPTORS: u64 = 256;
+
+/// Raises the soft descriptor limit to the hard one, and returns `limits` with
+/// `max-connections` lowered so that both listeners' connections together always leave
+/// [`RESERVED_DESCRIPTORS`] free: a connection flood cannot make the WAL's next segment
+/// creation fail for want of a descriptor.
+pub fn within_descriptor_limit(limits: &ListenConfig) -> ListenConfig {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
-    let raised = unsafe {
+    let soft = unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return;
+            return limits.clone();
         }
-        let wanted = limit.rlim_max;
-        limit.rlim_cur = wanted;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+            raised.rlim_cur
+        } else {
+            limit.rlim_cur
+        }
     };
-    let soft = limit.rlim_cur;
-    // Two listeners' connections plus the WAL, the catalog pool and object-store clients.
-    let needed = 2 * limits.max_connections as u64 + 512;
-    if !raised || soft < needed {
+    let affordable = (soft.saturating_sub(RESERVED_DESCRIPTORS) / 2).max(16) as usize;
+    let mut effective = limits.clone();
+    if affordable < limits.max_connections {
         tracing::warn!(
             descriptors = soft,
-            needed,
-            "the descriptor limit is below what max-connections allows on both listeners; \
-             lower [listen] max-connections or raise `ulimit -n`"
+            configured = limits.max_connections,
+            max_connections = affordable,
+            "the descriptor limit cannot hold max-connections on both listeners; serving \
+             fewer connections at once (raise `ulimit -n` to serve more)"
         );
+        effective.max_connections = affordable;
     }
+    effective
 }

@@ -115,7 +115,6 @@ fn main() -> ExitCode {
             }
         }
     }
-    icegate_ingest::listen::raise_descriptor_limit(&config.listen);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {

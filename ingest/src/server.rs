@@ -117,17 +117,18 @@ pub async fn start(config: IngestConfig) -> anyhow::Result<Server> {
         pipeline: pipeline.clone(),
         max_request_size: config.max_request_size as usize,
     };
+    let limits = crate::listen::within_descriptor_limit(&config.listen);
+    let grpc_limits = limits.clone();
     let mut grpc_shutdown = shutdown_rx.clone();
     let grpc = tokio::spawn(grpc::serve(
         grpc_state,
         grpc_listener,
-        config.listen.clone(),
+        grpc_limits,
         async move {
             let _ = grpc_shutdown.changed().await;
         },
     ));
     let mut http_shutdown = shutdown_rx.clone();
-    let limits = config.listen.clone();
     let http = tokio::spawn(async move {
         crate::listen::serve_http(listener, router(state), &limits, async move {
             let _ = http_shutdown.changed().await;

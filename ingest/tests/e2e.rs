@@ -810,3 +810,76 @@ fn slow_header_connections_are_closed_and_never_starve_normal_clients() {
     assert_eq!(closed, 50);
     server.stop();
 }
+
+/// Under a low descriptor limit (`prlimit --nofile=400`), idle connections flood the gRPC
+/// port (as many as it and its backlog take) while NDJSON keeps the WAL rotating small
+/// segments: the connection limit is
+/// lowered to what the descriptors allow, so the WAL always finds a descriptor for its next
+/// segment and every record is acknowledged and committed.
+#[test]
+fn a_connection_flood_under_a_low_descriptor_limit_cannot_stop_the_wal() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let config = dir.path().join("icegate.toml");
+    std::fs::write(&config, "[wal]\nsegment-size = \"64KiB\"\n").unwrap();
+    let (port, grpc_port) = (free_port(), free_port());
+    let server = Icegate::start_via(
+        &["prlimit", "--nofile=400:400"],
+        &data_dir,
+        port,
+        grpc_port,
+        &["--config", config.to_str().unwrap()],
+    );
+    // Until the listener's backlog is full too (connects then stall).
+    let address: std::net::SocketAddr = format!("127.0.0.1:{grpc_port}").parse().unwrap();
+    let flood: Vec<TcpStream> = (0..1_000)
+        .map_while(|_| TcpStream::connect_timeout(&address, Duration::from_millis(300)).ok())
+        .collect();
+    assert!(flood.len() > 150, "{} connections opened", flood.len());
+    let mut acknowledged = 0u64;
+    for batch in 0..60u64 {
+        let body: String = (0..100)
+            .map(|i| {
+                format!(
+                    "{{\"msg\":\"record-{}\",\"pad\":\"{}\"}}\n",
+                    batch * 100 + i,
+                    "x".repeat(200)
+                )
+            })
+            .collect();
+        let (status, answer) = http(
+            port,
+            "POST",
+            "/v1/ndjson?service=flood",
+            "application/x-ndjson",
+            body.as_bytes(),
+        )
+        .expect("answered during the flood");
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        acknowledged += 100;
+    }
+    assert_eq!(http(port, "GET", "/readyz", "", b"").unwrap().0, 200);
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(
+        log.contains("serving fewer connections"),
+        "the limit was lowered"
+    );
+    drop(flood);
+    server.stop();
+    let report = run_python(
+        &python,
+        &format!(
+            r#"
+import json
+catalog = {}
+rows = catalog.load_table("default.logs").scan(selected_fields=("body",)).to_arrow()
+print(json.dumps({{"rows": rows.num_rows, "distinct": len(set(rows["body"].to_pylist()))}}))
+"#,
+            catalog_expression(&data_dir)
+        ),
+    );
+    assert_eq!(report["rows"], acknowledged, "{report}");
+    assert_eq!(report["distinct"], acknowledged, "{report}");
+}

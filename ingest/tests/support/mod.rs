@@ -49,13 +49,33 @@ impl Icegate {
     }
 
     pub fn start_with(data_dir: &Path, port: u16, grpc_port: u16, extra_args: &[&str]) -> Self {
+        Self::start_via(&[], data_dir, port, grpc_port, extra_args)
+    }
+
+    /// Like [`Icegate::start_with`], run through `wrapper` (e.g. `prlimit --nofile=…`).
+    pub fn start_via(
+        wrapper: &[&str],
+        data_dir: &Path,
+        port: u16,
+        grpc_port: u16,
+        extra_args: &[&str],
+    ) -> Self {
         let log_path = data_dir.with_extension("log");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_icegate"))
+        let binary = env!("CARGO_BIN_EXE_icegate");
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        let child = command
             .args(extra_args)
             .args(["--data-dir", data_dir.to_str().unwrap()])
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
