@@ -87,8 +87,10 @@ pub struct RedactConfig {
     /// Attribute-map columns whose values are scanned and whose keys `drop-keys` applies to.
     /// Default: `["attributes"]`.
     pub attribute_columns: Vec<String>,
-    /// Attribute keys removed outright (case-insensitive). Default: password, passwd, secret,
-    /// authorization, cookie, set-cookie.
+    /// Attribute keys removed outright, ignoring case: an entry matches the whole key or its
+    /// last segment after `.`, `_`, `-` or `/` (`authorization` drops
+    /// `http.request.header.authorization`); an entry with `*` is a wildcard over the whole
+    /// key (`"*token*"`). Default: password, passwd, secret, authorization, cookie, set-cookie.
     pub drop_keys: Vec<String>,
 }
 

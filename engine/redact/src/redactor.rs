@@ -187,12 +187,61 @@ impl Redactor {
         }
     }
 
-    /// Whether an attribute with this key is removed outright.
+    /// Whether an attribute with this key is removed outright: a `drop-keys` entry matches
+    /// the whole key or its last segment after `.`, `_`, `-` or `/` (so `authorization`
+    /// drops `http.request.header.authorization` and `password` drops `user.password`),
+    /// ignoring case; an entry with `*` is a wildcard pattern over the whole key.
     pub fn drops_key(&self, key: &str) -> bool {
         self.enabled
             && self
                 .drop_keys
                 .iter()
-                .any(|dropped| dropped.eq_ignore_ascii_case(key))
+                .any(|dropped| key_matches(dropped, key))
+    }
+}
+
+/// `dropped` (lowercase) against `key` (see [`Redactor::drops_key`]).
+fn key_matches(dropped: &str, key: &str) -> bool {
+    if dropped.contains('*') {
+        return wildcard_matches(dropped.as_bytes(), key.to_ascii_lowercase().as_bytes());
+    }
+    let (key_bytes, dropped_bytes) = (key.as_bytes(), dropped.as_bytes());
+    if key_bytes.len() < dropped_bytes.len() {
+        return false;
+    }
+    let start = key_bytes.len() - dropped_bytes.len();
+    key_bytes[start..].eq_ignore_ascii_case(dropped_bytes)
+        && (start == 0 || matches!(key_bytes[start - 1], b'.' | b'_' | b'-' | b'/'))
+}
+
+/// `*` matches any run of bytes; everything else itself.
+fn wildcard_matches(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) => (0..=text.len()).any(|skip| wildcard_matches(rest, &text[skip..])),
+        Some((byte, rest)) => text.first() == Some(byte) && wildcard_matches(rest, &text[1..]),
+    }
+}
+
+#[cfg(test)]
+mod drop_key_tests {
+    use super::key_matches;
+
+    #[test]
+    fn entries_match_whole_keys_last_segments_and_wildcards() {
+        assert!(key_matches("authorization", "Authorization"));
+        assert!(key_matches(
+            "authorization",
+            "http.request.header.authorization"
+        ));
+        assert!(key_matches("password", "user.password"));
+        assert!(key_matches("password", "db_password"));
+        assert!(key_matches("secret", "x-client-secret"));
+        assert!(!key_matches("secret", "secretary"));
+        assert!(!key_matches("password", "password.policy"));
+        assert!(!key_matches("cookie", "fortunecookie"));
+        assert!(key_matches("*token*", "x-auth-token-id"));
+        assert!(key_matches("aws.*", "AWS.secret_access_key"));
+        assert!(!key_matches("aws.*", "gcp.key"));
     }
 }
