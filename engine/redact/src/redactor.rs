@@ -28,7 +28,12 @@ pub struct Redactor {
     hash_key: [u8; 32],
     pub(crate) columns: Vec<String>,
     pub(crate) attribute_columns: Vec<String>,
-    drop_keys: Vec<String>,
+    /// `drop-keys` entries without `*`.
+    drop_keys: Vec<DropKey>,
+    /// Which last bytes (either case) a key must have to match one of `drop_keys`.
+    drop_key_last_bytes: [bool; 256],
+    /// `drop-keys` entries with `*`, lowercase.
+    drop_patterns: Vec<Vec<u8>>,
 }
 
 impl Redactor {
@@ -66,6 +71,15 @@ impl Redactor {
             ));
         }
         let fast = Prefilter::new(&rules.iter().map(|rule| rule.detector).collect::<Vec<_>>());
+        let drop_keys: Vec<DropKey> = config
+            .drop_keys
+            .iter()
+            .filter(|key| !key.is_empty() && !key.contains('*'))
+            .map(|key| DropKey {
+                key: key.to_ascii_lowercase().into_bytes(),
+                has_separator: key.bytes().any(is_separator),
+            })
+            .collect();
         Ok(Self {
             enabled: config.enabled && !(rules.is_empty() && config.drop_keys.is_empty()),
             prefilter,
@@ -78,10 +92,21 @@ impl Redactor {
             ),
             columns: config.columns.clone(),
             attribute_columns: config.attribute_columns.clone(),
-            drop_keys: config
+            drop_keys: drop_keys.clone(),
+            drop_key_last_bytes: {
+                let mut last_bytes = [false; 256];
+                for dropped in &drop_keys {
+                    let last = *dropped.key.last().expect("non-empty");
+                    last_bytes[usize::from(last)] = true;
+                    last_bytes[usize::from(last.to_ascii_uppercase())] = true;
+                }
+                last_bytes
+            },
+            drop_patterns: config
                 .drop_keys
                 .iter()
-                .map(|key| key.to_ascii_lowercase())
+                .filter(|key| key.contains('*'))
+                .map(|key| key.to_ascii_lowercase().into_bytes())
                 .collect(),
         })
     }
@@ -192,26 +217,56 @@ impl Redactor {
     /// drops `http.request.header.authorization` and `password` drops `user.password`),
     /// ignoring case; an entry with `*` is a wildcard pattern over the whole key.
     pub fn drops_key(&self, key: &str) -> bool {
-        self.enabled
-            && self
-                .drop_keys
-                .iter()
-                .any(|dropped| key_matches(dropped, key))
+        if !self.enabled {
+            return false;
+        }
+        let key = key.as_bytes();
+        // Called for every attribute: most keys end in a byte no entry ends in.
+        let literal = key
+            .last()
+            .is_some_and(|&last| self.drop_key_last_bytes[usize::from(last)])
+            && {
+                let segment = key
+                    .iter()
+                    .rposition(|&b| is_separator(b))
+                    .map_or(key, |at| &key[at + 1..]);
+                self.drop_keys.iter().any(|dropped| {
+                    if dropped.has_separator {
+                        key_matches(&dropped.key, key)
+                    } else {
+                        dropped.key.eq_ignore_ascii_case(segment)
+                    }
+                })
+            };
+        literal
+            || (!self.drop_patterns.is_empty() && {
+                let lower = key.to_ascii_lowercase();
+                self.drop_patterns
+                    .iter()
+                    .any(|pattern| wildcard_matches(pattern, &lower))
+            })
     }
 }
 
-/// `dropped` (lowercase) against `key` (see [`Redactor::drops_key`]).
-fn key_matches(dropped: &str, key: &str) -> bool {
-    if dropped.contains('*') {
-        return wildcard_matches(dropped.as_bytes(), key.to_ascii_lowercase().as_bytes());
-    }
-    let (key_bytes, dropped_bytes) = (key.as_bytes(), dropped.as_bytes());
-    if key_bytes.len() < dropped_bytes.len() {
+/// A literal `drop-keys` entry, lowercase and non-empty.
+#[derive(Debug, Clone)]
+struct DropKey {
+    key: Vec<u8>,
+    /// Contains `.`, `_`, `-` or `/`: matched as a suffix of the key, not its last segment.
+    has_separator: bool,
+}
+
+fn is_separator(byte: u8) -> bool {
+    matches!(byte, b'.' | b'_' | b'-' | b'/')
+}
+
+/// Whether `dropped` (lowercase, non-empty) is `key` or a suffix of it after a separator,
+/// ignoring case (for entries that contain a separator themselves, like `set-cookie`).
+fn key_matches(dropped: &[u8], key: &[u8]) -> bool {
+    let Some(start) = key.len().checked_sub(dropped.len()) else {
         return false;
-    }
-    let start = key_bytes.len() - dropped_bytes.len();
-    key_bytes[start..].eq_ignore_ascii_case(dropped_bytes)
-        && (start == 0 || matches!(key_bytes[start - 1], b'.' | b'_' | b'-' | b'/'))
+    };
+    (start == 0 || is_separator(key[start - 1])) && key[start..].eq_ignore_ascii_case(dropped)
 }
 
 /// `*` matches any run of bytes; everything else itself.
@@ -225,7 +280,15 @@ fn wildcard_matches(pattern: &[u8], text: &[u8]) -> bool {
 
 #[cfg(test)]
 mod drop_key_tests {
-    use super::key_matches;
+    use crate::{RedactConfig, Redactor};
+
+    fn key_matches(dropped: &str, key: &str) -> bool {
+        let config = RedactConfig {
+            drop_keys: vec![dropped.to_string()],
+            ..RedactConfig::default()
+        };
+        Redactor::new(&config).unwrap().drops_key(key)
+    }
 
     #[test]
     fn entries_match_whole_keys_last_segments_and_wildcards() {
@@ -243,5 +306,7 @@ mod drop_key_tests {
         assert!(key_matches("*token*", "x-auth-token-id"));
         assert!(key_matches("aws.*", "AWS.secret_access_key"));
         assert!(!key_matches("aws.*", "gcp.key"));
+        assert!(key_matches("set-cookie", "http.response.header.set-cookie"));
+        assert!(!key_matches("set-cookie", "reset-cookie"));
     }
 }
