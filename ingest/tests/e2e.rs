@@ -832,11 +832,17 @@ fn a_connection_flood_under_a_low_descriptor_limit_cannot_stop_the_wal() {
         grpc_port,
         &["--config", config.to_str().unwrap()],
     );
-    // Until the listener's backlog is full too (connects then stall).
+    // As many as the server and its backlog take in 5 s (then connects stall): without the
+    // lowered limit the server would accept them all and run out of descriptors.
     let address: std::net::SocketAddr = format!("127.0.0.1:{grpc_port}").parse().unwrap();
-    let flood: Vec<TcpStream> = (0..1_000)
-        .map_while(|_| TcpStream::connect_timeout(&address, Duration::from_millis(300)).ok())
-        .collect();
+    let started = Instant::now();
+    let mut flood = Vec::new();
+    while flood.len() < 1_000 && started.elapsed() < Duration::from_secs(5) {
+        match TcpStream::connect_timeout(&address, Duration::from_millis(200)) {
+            Ok(stream) => flood.push(stream),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
     assert!(flood.len() > 150, "{} connections opened", flood.len());
     let mut acknowledged = 0u64;
     for batch in 0..60u64 {

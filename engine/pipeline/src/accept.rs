@@ -238,7 +238,7 @@ impl Pipeline {
             return Err(Error::TooLarge { bytes: len, max });
         }
         // Aim a little below the limit; a part that still does not fit is halved again.
-        let parts = (len.div_ceil(max * 9 / 10) as usize).clamp(2, rows);
+        let parts = (len.div_ceil((max * 9 / 10).max(1)) as usize).clamp(2, rows);
         let per_part = rows.div_ceil(parts);
         let mut encoded = Vec::with_capacity(parts);
         for start in (0..rows).step_by(per_part) {
