@@ -68,6 +68,7 @@ pub async fn serve_http(
         .timer(TokioTimer::new())
         .max_concurrent_streams(limits.max_concurrent_streams)
         .keep_alive_interval(Some(Duration::from_secs(30)));
+    let header_deadline = Duration::from_millis(limits.header_read_timeout_ms);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -81,12 +82,19 @@ pub async fn serve_http(
                 .clone()
                 .map_request(|request: axum::http::Request<Incoming>| request.map(Body::new)),
         );
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
         tokio::spawn(async move {
-            let _ = connection.await;
+            // hyper-util waits for the first bytes to tell HTTP/1 from HTTP/2 without a timer:
+            // a connection that sends nothing within the header deadline is closed here.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(header_deadline, stream.peek(&mut first)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            let _ = watcher.watch(connection).await;
             drop(permit);
         });
     }
