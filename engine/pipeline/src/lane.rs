@@ -179,13 +179,8 @@ impl<L: LakeSink> Lane<L> {
             tracing::warn!(table = %self.key, error = %err, "cannot read the quarantine; batches an earlier run moved there may be quarantined again");
             Vec::new()
         });
+        self.ensure_table().await?;
         let ctx = self.ctx.clone();
-        self.bounded(
-            "create table",
-            ctx.lake.ensure_table(&self.key, self.signal),
-        )
-        .await?;
-        self.table_ready = true;
         let watermark = self
             .bounded(
                 "read watermark",
