@@ -102,11 +102,11 @@ impl WalIo for FaultyIo {
         self.inner.remove_segment(path)
     }
 
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+    fn sync_dir(&self, dir: &Path, handle: &std::fs::File) -> io::Result<()> {
         if hit(&self.plan.dir_syncs, &self.plan.fail_sync_dir) {
             return Err(injected("sync directory"));
         }
-        self.inner.sync_dir(dir)
+        self.inner.sync_dir(dir, handle)
     }
 }
 
@@ -261,12 +261,12 @@ impl WalIo for PowerLossIo {
         Ok(())
     }
 
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+    fn sync_dir(&self, dir: &Path, handle: &std::fs::File) -> io::Result<()> {
         let mut state = self.lock();
         if state.off {
             return Err(powered_off());
         }
-        crate::io::StdIo.sync_dir(dir)?;
+        crate::io::StdIo.sync_dir(dir, handle)?;
         for segment in state.segments.values_mut() {
             segment.linked = true;
         }

@@ -18,8 +18,9 @@ pub trait WalIo: Send + Sync + 'static {
     fn open_segment(&self, path: &Path, len: u64) -> io::Result<Box<dyn SegmentWriter>>;
     /// Removes a segment file.
     fn remove_segment(&self, path: &Path) -> io::Result<()>;
-    /// Makes creations and removals in `dir` durable.
-    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+    /// Makes creations and removals in `dir` durable; `handle` is the directory, opened
+    /// once when the log opened (a descriptor shortage later cannot stop the log).
+    fn sync_dir(&self, dir: &Path, handle: &File) -> io::Result<()>;
 }
 
 /// Appends to one open segment file.
@@ -54,8 +55,8 @@ impl WalIo for StdIo {
         std::fs::remove_file(path)
     }
 
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        File::open(dir)?.sync_all()
+    fn sync_dir(&self, _dir: &Path, handle: &File) -> io::Result<()> {
+        handle.sync_all()
     }
 }
 

@@ -42,8 +42,8 @@ impl WalIo for UringIo {
         StdIo.remove_segment(path)
     }
 
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        StdIo.sync_dir(dir)
+    fn sync_dir(&self, dir: &Path, handle: &std::fs::File) -> io::Result<()> {
+        StdIo.sync_dir(dir, handle)
     }
 }
 

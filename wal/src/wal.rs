@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -37,6 +37,8 @@ struct Shared {
     fsyncs: AtomicU64,
     /// Holds the advisory lock on `dir/LOCK` for the log's lifetime.
     _lock: File,
+    /// The directory, open for the log's lifetime: syncing it never needs a new descriptor.
+    dir_handle: File,
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +169,7 @@ impl Wal {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|err| Error::io(&dir, err))?;
         let lock = lock_dir(&dir)?;
+        let dir_handle = File::open(&dir).map_err(|err| Error::io(&dir, err))?;
         let recovered = recovery::recover(&dir, config.max_record_size.0)?;
         let report = recovered.report;
         let mut segments: VecDeque<SegmentMeta> = recovered.segments.into();
@@ -178,7 +181,7 @@ impl Wal {
                     .map_err(|err| Error::io(&path, err))?
             }
             None => {
-                let writer = create_segment(&*io, &dir, report.next_seq)?;
+                let writer = create_segment(&*io, &dir, &dir_handle, report.next_seq)?;
                 segments.push_back(SegmentMeta {
                     first_seq: report.next_seq,
                     len: SEGMENT_HEADER_LEN as u64,
@@ -210,6 +213,7 @@ impl Wal {
             progress,
             fsyncs: AtomicU64::new(0),
             _lock: lock,
+            dir_handle,
         });
         let writer = {
             let shared = shared.clone();
@@ -425,7 +429,7 @@ impl Wal {
         if !removed.is_empty() {
             self.shared
                 .io
-                .sync_dir(&self.shared.dir)
+                .sync_dir(&self.shared.dir, &self.shared.dir_handle)
                 .map_err(|err| Error::io(&self.shared.dir, err))?;
         }
         Ok(outcome)
@@ -538,16 +542,44 @@ fn place(state: &mut State, config: &WalConfig, payload: &[u8], payload_crc: u32
 }
 
 /// Creates a segment with its header and makes header and directory entry durable.
-fn create_segment(io: &dyn WalIo, dir: &Path, first_seq: u64) -> Result<Box<dyn SegmentWriter>> {
+fn create_segment(
+    io: &dyn WalIo,
+    dir: &Path,
+    dir_handle: &File,
+    first_seq: u64,
+) -> Result<Box<dyn SegmentWriter>> {
     let path = segment_path(dir, first_seq);
-    let mut writer = io
-        .create_segment(&path)
-        .map_err(|err| Error::io(&path, err))?;
+    let mut writer = create_file(io, &path).map_err(|err| Error::io(&path, err))?;
     writer
         .append_and_sync(&encode_header(first_seq))
         .map_err(|err| Error::io(&path, err))?;
-    io.sync_dir(dir).map_err(|err| Error::io(dir, err))?;
+    io.sync_dir(dir, dir_handle)
+        .map_err(|err| Error::io(dir, err))?;
     Ok(writer)
+}
+
+/// How long segment creation waits out a descriptor shortage (EMFILE, ENFILE: a connection
+/// flood) before the log fails; appends wait meanwhile.
+const DESCRIPTOR_WAIT: Duration = Duration::from_secs(10);
+
+/// Creates the segment file, retrying while the process or system is out of descriptors:
+/// the shortage passes when connections close, and must not stop the log for good.
+fn create_file(io: &dyn WalIo, path: &Path) -> std::io::Result<Box<dyn SegmentWriter>> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match io.create_segment(path) {
+            Err(err)
+                if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+                    && started.elapsed() < DESCRIPTOR_WAIT =>
+            {
+                tracing::warn!(path = %path.display(), "out of file descriptors creating a WAL segment; retrying");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 /// The only code that writes segment files.
@@ -685,7 +717,12 @@ impl WriterThread {
         if self.shared.config.sync != SyncPolicy::Never && self.unsynced {
             self.sync_active()?;
         }
-        self.active = create_segment(&*self.shared.io, &self.shared.dir, first_seq)?;
+        self.active = create_segment(
+            &*self.shared.io,
+            &self.shared.dir,
+            &self.shared.dir_handle,
+            first_seq,
+        )?;
         self.active_first_seq = first_seq;
         Ok(())
     }
