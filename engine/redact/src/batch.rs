@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayBuilder, ArrayRef, AsArray, MapArray, RecordBatch, StringArray, StringBuilder,
-    StructArray,
+    Array, ArrayBuilder, ArrayRef, AsArray, ListArray, MapArray, RecordBatch, StringArray,
+    StringBuilder, StructArray,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::DataType;
@@ -25,24 +25,7 @@ impl Redactor {
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
         let mut changed = false;
         for (index, field) in schema.fields().iter().enumerate() {
-            let name = field.name();
-            let replacement = match field.data_type() {
-                DataType::Utf8 if self.columns.iter().any(|c| c == name) => {
-                    self.redact_strings(columns[index].as_string::<i32>())
-                }
-                DataType::Map(..) if self.attribute_columns.iter().any(|c| c == name) => {
-                    let map = columns[index]
-                        .as_any()
-                        .downcast_ref::<MapArray>()
-                        .expect("map type");
-                    self.redact_map(map).map_err(|source| Error::Arrow {
-                        column: name.clone(),
-                        source,
-                    })?
-                }
-                _ => None,
-            };
-            if let Some(array) = replacement {
+            if let Some(array) = self.redact_column(field.name(), &columns[index])? {
                 columns[index] = array;
                 changed = true;
             }
@@ -54,6 +37,65 @@ impl Redactor {
             column: "(batch)".into(),
             source,
         })
+    }
+
+    /// The column at `path` redacted, or `None` if it is not configured or nothing changed.
+    /// A list of structs is entered when a configured path names one of its fields
+    /// (`events.attributes`).
+    fn redact_column(&self, path: &str, array: &ArrayRef) -> Result<Option<ArrayRef>> {
+        let arrow = |source| Error::Arrow {
+            column: path.to_string(),
+            source,
+        };
+        match array.data_type() {
+            DataType::Utf8 if self.columns.iter().any(|c| c == path) => {
+                Ok(self.redact_strings(array.as_string::<i32>()))
+            }
+            DataType::Map(..) if self.attribute_columns.iter().any(|c| c == path) => {
+                let map = array.as_any().downcast_ref::<MapArray>().expect("map type");
+                self.redact_map(map).map_err(arrow)
+            }
+            DataType::List(element) => {
+                let prefix = format!("{path}.");
+                let wanted = self
+                    .columns
+                    .iter()
+                    .chain(&self.attribute_columns)
+                    .any(|c| c.starts_with(&prefix));
+                let list = array.as_list::<i32>();
+                let Some(structs) = list.values().as_struct_opt().filter(|_| wanted) else {
+                    return Ok(None);
+                };
+                let mut children = structs.columns().to_vec();
+                let mut changed = false;
+                for (child, field) in children.iter_mut().zip(structs.fields()) {
+                    if let Some(redacted) =
+                        self.redact_column(&format!("{prefix}{}", field.name()), child)?
+                    {
+                        *child = redacted;
+                        changed = true;
+                    }
+                }
+                if !changed {
+                    return Ok(None);
+                }
+                let structs = StructArray::try_new(
+                    structs.fields().clone(),
+                    children,
+                    structs.nulls().cloned(),
+                )
+                .map_err(arrow)?;
+                let list = ListArray::try_new(
+                    element.clone(),
+                    list.offsets().clone(),
+                    Arc::new(structs),
+                    list.nulls().cloned(),
+                )
+                .map_err(arrow)?;
+                Ok(Some(Arc::new(list)))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The column redacted, or `None` if no value changed (the common case costs one scan of
@@ -99,15 +141,30 @@ impl Redactor {
         let keys = map.keys().as_string::<i32>();
         let values = map.values().as_string::<i32>();
         let offsets = map.value_offsets();
-        let entries = offsets[0] as usize..offsets[map.len()] as usize;
-        let dropped = entries
-            .clone()
-            .any(|entry| self.drops_key(keys.value(entry)));
+        // Resource and scope attributes repeat for every record of their resource: check one
+        // row of each run of identical rows.
+        let repeats = repeated_rows(map);
+        let distinct = ranges_of_distinct(&repeats);
+        let dropped = distinct.iter().any(|rows| {
+            (offsets[rows.start] as usize..offsets[rows.end] as usize)
+                .any(|entry| self.drops_key(keys.value(entry)))
+        });
         let redacted = || {
-            self.rows_to_check(values).any(|entry| {
-                entries.contains(&entry)
-                    && values.is_valid(entry)
-                    && matches!(self.redact_text(values.value(entry)), Cow::Owned(_))
+            distinct.iter().any(|rows| {
+                let entries = offsets[rows.start] as usize..offsets[rows.end] as usize;
+                let changes = |entry: usize| {
+                    values.is_valid(entry)
+                        && matches!(self.redact_text(values.value(entry)), Cow::Owned(_))
+                };
+                match self.candidate_rows(
+                    values.values(),
+                    &values.value_offsets()[entries.start..=entries.end],
+                ) {
+                    Some(candidates) => candidates
+                        .into_iter()
+                        .any(|offset| changes(entries.start + offset)),
+                    None => entries.clone().any(changes),
+                }
             })
         };
         if !dropped && !redacted() {
@@ -117,18 +174,25 @@ impl Redactor {
         let mut new_values = StringBuilder::new();
         let mut new_offsets = Vec::with_capacity(offsets.len());
         new_offsets.push(0i32);
-        for row in 0..map.len() {
-            for entry in offsets[row] as usize..offsets[row + 1] as usize {
-                let key = keys.value(entry);
-                if self.drops_key(key) {
-                    continue;
+        // A row that repeats the one before gets that row's result again (not redacted again).
+        let mut previous: Vec<(&str, Option<Cow<'_, str>>)> = Vec::new();
+        for (row, &repeat) in repeats.iter().enumerate() {
+            if !repeat {
+                previous.clear();
+                for entry in offsets[row] as usize..offsets[row + 1] as usize {
+                    let key = keys.value(entry);
+                    if self.drops_key(key) {
+                        continue;
+                    }
+                    let value = values
+                        .is_valid(entry)
+                        .then(|| self.redact_text(values.value(entry)));
+                    previous.push((key, value));
                 }
+            }
+            for (key, value) in &previous {
                 new_keys.append_value(key);
-                if values.is_null(entry) {
-                    new_values.append_null();
-                } else {
-                    new_values.append_value(self.redact_text(values.value(entry)));
-                }
+                new_values.append_option(value.as_deref());
             }
             new_offsets.push(new_keys.len() as i32);
         }
@@ -152,4 +216,40 @@ impl Redactor {
         )?;
         Ok(Some(Arc::new(map)))
     }
+}
+
+/// For every row, whether it has the same entries (keys, values, nulls) as the row before:
+/// resource and scope attributes repeat for every record of their resource.
+fn repeated_rows(map: &MapArray) -> Vec<bool> {
+    let keys = map.keys().as_string::<i32>();
+    let values = map.values().as_string::<i32>();
+    let offsets = map.value_offsets();
+    let same = |a: usize, b: usize| {
+        let (a_entries, b_entries) = (
+            offsets[a] as usize..offsets[a + 1] as usize,
+            offsets[b] as usize..offsets[b + 1] as usize,
+        );
+        a_entries.len() == b_entries.len()
+            && a_entries.zip(b_entries).all(|(x, y)| {
+                keys.value(x) == keys.value(y)
+                    && values.is_valid(x) == values.is_valid(y)
+                    && values.value(x) == values.value(y)
+            })
+    };
+    (0..map.len())
+        .map(|row| row > 0 && same(row - 1, row))
+        .collect()
+}
+
+/// The rows that do not repeat the one before, as ranges of neighbouring rows (so
+/// per-record attributes are scanned in one pass over their buffer).
+fn ranges_of_distinct(repeats: &[bool]) -> Vec<std::ops::Range<usize>> {
+    let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+    for (row, _) in repeats.iter().enumerate().filter(|(_, repeat)| !**repeat) {
+        match ranges.last_mut() {
+            Some(last) if last.end == row => last.end = row + 1,
+            _ => ranges.push(row..row + 1),
+        }
+    }
+    ranges
 }

@@ -18,6 +18,9 @@ pub enum Detector {
     BearerToken,
     /// Well-known key shapes (AWS, GitHub, Slack, Stripe, Google) and `api_key=…` pairs.
     ApiKey,
+    /// HTTP Basic credentials (`Basic <base64 of user:password>`) and passwords in URLs
+    /// (`scheme://user:password@host`).
+    BasicAuth,
 }
 
 impl Detector {
@@ -30,6 +33,7 @@ impl Detector {
             Detector::Ipv6 => "ipv6",
             Detector::BearerToken => "bearer-token",
             Detector::ApiKey => "api-key",
+            Detector::BasicAuth => "basic-auth",
         }
     }
 }
@@ -58,12 +62,13 @@ pub struct CustomPattern {
 ///
 /// ```toml
 /// enabled = true
-/// detectors = ["email", "payment-card", "bearer-token", "api-key"]  # also: "ipv4", "ipv6"
+/// detectors = ["email", "payment-card", "bearer-token", "api-key", "basic-auth"]  # also: "ipv4", "ipv6"
 /// custom = []                    # e.g. [{ name = "employee-id", pattern = "EMP-[0-9]{6}" }]
 /// mode = "mask"                  # mask | hash
 /// hash-key = ""                  # required with mode = "hash" (at least 16 bytes)
-/// columns = ["body"]             # plain string columns to scan
-/// attribute-columns = ["attributes"]  # map<string,string> columns whose values are scanned
+/// columns = ["body", "status_message"]  # string columns to scan
+/// attribute-columns = ["attributes", "resource_attributes", "scope_attributes",
+///                      "events.attributes", "links.attributes"]  # maps: values scanned, drop-keys applied
 /// drop-keys = ["password", "passwd", "secret", "authorization", "cookie", "set-cookie"]
 /// ```
 ///
@@ -74,7 +79,8 @@ pub struct CustomPattern {
 pub struct RedactConfig {
     /// Whether redaction runs at all. Default: `true`.
     pub enabled: bool,
-    /// Built-in detectors to run. Default: email, payment-card, bearer-token, api-key.
+    /// Built-in detectors to run. Default: email, payment-card, bearer-token, api-key,
+    /// basic-auth.
     pub detectors: Vec<Detector>,
     /// Extra patterns. Default: none.
     pub custom: Vec<CustomPattern>,
@@ -82,10 +88,14 @@ pub struct RedactConfig {
     pub mode: RedactMode,
     /// Secret for `hash` mode. Default: empty (then `hash` mode is refused).
     pub hash_key: String,
-    /// String columns to scan. Default: `["body"]`.
+    /// String columns to scan; `list.field` names a string field inside a list of structs
+    /// (`events.name`). Columns a table does not have are skipped. Default:
+    /// `["body", "status_message"]`.
     pub columns: Vec<String>,
-    /// Attribute-map columns whose values are scanned and whose keys `drop-keys` applies to.
-    /// Default: `["attributes"]`.
+    /// Attribute-map columns whose values are scanned and whose keys `drop-keys` applies to;
+    /// `list.field` names a map inside a list of structs (span events and links). Default:
+    /// `["attributes", "resource_attributes", "scope_attributes", "events.attributes",
+    /// "links.attributes"]`.
     pub attribute_columns: Vec<String>,
     /// Attribute keys removed outright, ignoring case: an entry matches the whole key or its
     /// last segment after `.`, `_`, `-` or `/` (`authorization` drops
@@ -114,12 +124,21 @@ impl Default for RedactConfig {
                 Detector::PaymentCard,
                 Detector::BearerToken,
                 Detector::ApiKey,
+                Detector::BasicAuth,
             ],
             custom: Vec::new(),
             mode: RedactMode::Mask,
             hash_key: String::new(),
-            columns: vec!["body".into()],
-            attribute_columns: vec!["attributes".into()],
+            columns: vec!["body".into(), "status_message".into()],
+            attribute_columns: [
+                "attributes",
+                "resource_attributes",
+                "scope_attributes",
+                "events.attributes",
+                "links.attributes",
+            ]
+            .map(String::from)
+            .to_vec(),
             drop_keys: [
                 "password",
                 "passwd",

@@ -23,6 +23,10 @@ pub(crate) fn pattern(detector: Detector) -> &'static str {
             r"|\bAIza[0-9A-Za-z_\-]{35}\b",
             r#"|(?i:\b(?:api[_\-]?key|apikey|access[_\-]?token|secret[_\-]?key)\b["']?\s*[:=]\s*["']?[A-Za-z0-9_\-./+]{12,})"#,
         ),
+        Detector::BasicAuth => concat!(
+            r"(?i:\bbasic\s+)[A-Za-z0-9+/]{4,}={0,2}",
+            r"|\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]+:[^\s/@]+@",
+        ),
     }
 }
 
@@ -35,8 +39,46 @@ pub(crate) fn is_valid(detector: Detector, candidate: &str) -> bool {
             .split('%')
             .next()
             .is_some_and(|address| address.parse::<std::net::Ipv6Addr>().is_ok()),
+        // "Basic authentication failed" is not a credential: the token must be base64 of
+        // `user:password`.
+        Detector::BasicAuth if !candidate.contains("://") => candidate
+            .split_whitespace()
+            .nth(1)
+            .and_then(base64_decode)
+            .is_some_and(|decoded| decoded.contains(&b':')),
         _ => true,
     }
+}
+
+/// Standard base64 with padding (what HTTP Basic credentials use), or `None`.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    let value = |b: u8| match b {
+        b'A'..=b'Z' => Some(b - b'A'),
+        b'a'..=b'z' => Some(b - b'a' + 26),
+        b'0'..=b'9' => Some(b - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let padding = bytes.iter().rev().take_while(|&&b| b == b'=').count();
+    if padding > 2 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    for chunk in bytes[..bytes.len() - padding].chunks(4) {
+        let mut word = 0u32;
+        for &b in chunk {
+            word = word << 6 | u32::from(value(b)?);
+        }
+        word <<= 6 * (4 - chunk.len() as u32);
+        let produced = [(word >> 16) as u8, (word >> 8) as u8, word as u8];
+        out.extend_from_slice(&produced[..(chunk.len() - 1).clamp(1, 3)]);
+    }
+    Some(out)
 }
 
 /// The Luhn checksum over the digits of `text` (13–19 of them).
@@ -63,7 +105,17 @@ pub(crate) fn luhn(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::luhn;
+    use super::{base64_decode, luhn};
+
+    #[test]
+    fn base64_decodes_credentials() {
+        assert_eq!(base64_decode("dXNlcjpwYXNz").unwrap(), b"user:pass");
+        assert_eq!(base64_decode("YTpi").unwrap(), b"a:b");
+        assert_eq!(base64_decode("YTpiYw==").unwrap(), b"a:bc");
+        assert_eq!(base64_decode("YTpiY2Q=").unwrap(), b"a:bcd");
+        assert!(base64_decode("authentication").is_none());
+        assert!(base64_decode("ab=c").is_none());
+    }
 
     #[test]
     fn luhn_accepts_test_cards_and_rejects_neighbours() {

@@ -113,6 +113,14 @@ impl Prefilter {
                     }
                 }
             }
+            Detector::BasicAuth => {
+                for at in memchr::memchr2_iter(b'b', b'B', bytes) {
+                    if word_at(bytes, at, b"basic") {
+                        hit(at, at + 5);
+                    }
+                }
+                memchr::memmem::find_iter(bytes, b"://").for_each(|at| hit(at, at + 3));
+            }
             Detector::ApiKey => {
                 for found in self.api_key_literals.find_iter(bytes) {
                     hit(found.start(), found.end());
@@ -223,10 +231,11 @@ mod tests {
             Some(Detector::ApiKey),
             Some(Detector::Ipv4),
             Some(Detector::Ipv6),
+            Some(Detector::BasicAuth),
             None,
         ];
         let prefilter = Prefilter::new(&rules).unwrap();
-        let custom = 1 << 6;
+        let custom = 1 << 7;
         assert_eq!(prefilter.candidates("GET /index.html 200"), custom);
         assert_eq!(prefilter.candidates("to a@b.io") & 1, 1);
         assert_ne!(
@@ -236,5 +245,10 @@ mod tests {
         assert_ne!(prefilter.candidates("API-KEY=abcdefghijklmnop") & 8, 0);
         assert_ne!(prefilter.candidates("from 10.0.0.1") & 16, 0);
         assert_ne!(prefilter.candidates("addr fe80::1") & 32, 0);
+        assert_ne!(
+            prefilter.candidates("Authorization: Basic dXNlcjpwYXNz") & 64,
+            0
+        );
+        assert_ne!(prefilter.candidates("https://u:p@db.example") & 64, 0);
     }
 }

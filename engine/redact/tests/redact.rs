@@ -245,6 +245,108 @@ fn batches_get_bodies_and_attribute_values_redacted_and_keys_dropped() {
     assert!(std::sync::Arc::ptr_eq(out.column(5), clean.column(5)));
 }
 
+#[test]
+fn basic_auth() {
+    check(
+        Detector::BasicAuth,
+        &[
+            "Authorization: Basic dXNlcjpwYXNz",
+            "basic YWxhZGRpbjpvcGVuc2VzYW1l retry",
+            "dsn postgres://app:hunter2@db.internal:5432/orders",
+            "https://user:s3cret@example.com/path",
+        ],
+        &[
+            "Basic authentication failed",
+            "basic plan selected",
+            "Basic dGVzdA==",
+            "https://example.com:8443/path",
+            "mailto:ann",
+        ],
+    );
+}
+
+/// Every string the traces table stores comes out redacted with the default settings:
+/// resource, scope, span, event and link attributes, the status message.
+#[test]
+fn traces_are_redacted_everywhere_they_store_strings() {
+    let request = br#"{"resourceSpans":[{
+        "resource":{"attributes":[
+            {"key":"owner","value":{"stringValue":"ann@example.com"}},
+            {"key":"db.password","value":{"stringValue":"hunter2"}}]},
+        "scopeSpans":[{
+            "scope":{"name":"lib","attributes":[{"key":"contact","value":{"stringValue":"bob@example.com"}}]},
+            "spans":[{
+                "traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"GET",
+                "attributes":[
+                    {"key":"http.request.header.authorization","value":{"stringValue":"Bearer abcdefghijklmnop"}},
+                    {"key":"http.request.header.x-upstream","value":{"stringValue":"Basic dXNlcjpwYXNz"}}],
+                "status":{"code":2,"message":"login failed for carol@example.com"},
+                "events":[{"name":"retry","attributes":[
+                    {"key":"url","value":{"stringValue":"https://u:secret99@api.example"}},
+                    {"key":"user.password","value":{"stringValue":"x"}}]}],
+                "links":[{"traceId":"0102030405060708090a0b0c0d0e0f11","spanId":"0102030405060709",
+                    "attributes":[{"key":"peer","value":{"stringValue":"dan@example.com"}}]}]
+            },{
+                "traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060709","name":"clean"
+            }]}]}]}"#;
+    let batch = icegate_parser::OtlpJsonTracesDecoder::new()
+        .decode(request, 0)
+        .unwrap();
+    let redacted = Redactor::new(&RedactConfig::default())
+        .unwrap()
+        .redact_batch(&batch)
+        .unwrap();
+    assert_eq!(redacted.schema(), batch.schema());
+    let text = |column: &str| {
+        let array = redacted.column_by_name(column).unwrap();
+        let rendered =
+            arrow::util::display::ArrayFormatter::try_new(array.as_ref(), &Default::default())
+                .unwrap();
+        (0..array.len())
+            .map(|row| rendered.value(row).to_string())
+            .collect::<Vec<_>>()
+    };
+    let everything = [
+        "resource_attributes",
+        "scope_attributes",
+        "attributes",
+        "status_message",
+        "events",
+        "links",
+    ]
+    .map(|column| text(column).join(" | "))
+    .join("\n");
+    for secret in [
+        "ann@example.com",
+        "hunter2",
+        "bob@example.com",
+        "dXNlcjpwYXNz",
+        "abcdefghijklmnop",
+        "carol@example.com",
+        "secret99",
+        "dan@example.com",
+        "password",
+        "authorization",
+    ] {
+        assert!(
+            !everything.contains(secret),
+            "{secret} survived:\n{everything}"
+        );
+    }
+    for kept in [
+        "owner",
+        "contact",
+        "retry",
+        "[REDACTED:email]",
+        "[REDACTED:basic-auth]",
+    ] {
+        assert!(everything.contains(kept), "{kept} missing:\n{everything}");
+    }
+    // Both rows share the resource: the second row is redacted the same way.
+    let resources = text("resource_attributes");
+    assert_eq!(resources[0], resources[1]);
+}
+
 static ALL_DETECTORS: std::sync::LazyLock<Redactor> = std::sync::LazyLock::new(|| {
     Redactor::new(&RedactConfig {
         detectors: vec![
@@ -254,6 +356,7 @@ static ALL_DETECTORS: std::sync::LazyLock<Redactor> = std::sync::LazyLock::new(|
             Detector::Ipv6,
             Detector::BearerToken,
             Detector::ApiKey,
+            Detector::BasicAuth,
         ],
         ..RedactConfig::default()
     })
