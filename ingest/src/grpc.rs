@@ -14,7 +14,10 @@ use tonic::codec::{
 use tonic::codegen::{BoxFuture, Service, StdError, http};
 use tonic::{Code, Status};
 
-use crate::signal::{Encoding, Signal, decode, now_nanos};
+use crate::signal::{
+    Encoding, Refused, Signal, decode, decode_refusal, export_response, now_nanos,
+};
+use icegate_parser::Decoded;
 use icegate_pipeline::{Error as IngestError, Pipeline};
 
 /// Bytes in, bytes out: the message is decoded by the engine, not by prost. Clients of
@@ -82,11 +85,25 @@ impl GrpcState {
                 .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
             status
         };
-        let batch = decode(signal, Encoding::Protobuf, &body, now_nanos())
-            .map_err(|err| reject(Status::invalid_argument(err.to_string())))?;
+        let mut budget = self.pipeline.request_budget();
+        let Decoded {
+            batch,
+            rejected,
+            first_error,
+        } = decode(signal, Encoding::Protobuf, &body, now_nanos(), &mut budget)
+            .map_err(|err| reject(decode_status(&err)))?;
+        if batch.num_rows() == 0
+            && let Some(err) = &first_error
+        {
+            // Nothing in it decodes: the request is bad as a whole.
+            counters
+                .records_rejected
+                .fetch_add(rejected, std::sync::atomic::Ordering::Relaxed);
+            return Err(reject(Status::invalid_argument(err.to_string())));
+        }
         match self
             .pipeline
-            .accept(self.pipeline.table_key(signal), batch)
+            .accept_decoded(self.pipeline.table_key(signal), batch, budget)
             .await
         {
             Ok(rows) => {
@@ -96,11 +113,34 @@ impl GrpcState {
                 counters
                     .bytes_accepted
                     .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
-                // An empty Export*ServiceResponse: full success.
-                Ok(tonic::Response::new(Bytes::new()))
+                counters
+                    .records_rejected
+                    .fetch_add(rejected, std::sync::atomic::Ordering::Relaxed);
+                // Empty for full success, else `partial_success`.
+                Ok(tonic::Response::new(Bytes::from(export_response(
+                    Encoding::Protobuf,
+                    signal,
+                    rejected,
+                    first_error.as_ref(),
+                ))))
             }
             Err(err) => Err(reject(ingest_status(&err))),
         }
+    }
+}
+
+/// RESOURCE_EXHAUSTED for a decode that ran out of memory (with RetryInfo when the memory
+/// is busy now, without when the request alone is too large), INVALID_ARGUMENT otherwise.
+fn decode_status(err: &icegate_parser::DecodeError) -> Status {
+    let message = err.to_string();
+    match decode_refusal(err) {
+        Refused::Busy => Status::with_details(
+            Code::ResourceExhausted,
+            message.clone(),
+            Bytes::from(retry_status(&message)),
+        ),
+        Refused::TooLarge => Status::resource_exhausted(message),
+        Refused::Invalid => Status::invalid_argument(message),
     }
 }
 

@@ -11,9 +11,11 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use icegate_parser::{NdjsonContext, NdjsonDecoder};
+use icegate_parser::{Decoded, NdjsonContext, NdjsonDecoder};
 
-use crate::signal::{Encoding, Signal, decode, now_nanos};
+use crate::signal::{
+    Encoding, Refused, Signal, decode, decode_refusal, export_response, now_nanos, push_varint,
+};
 use icegate_pipeline::{Error as IngestError, Pipeline};
 
 /// Shared by the handlers.
@@ -122,14 +124,6 @@ fn serde_json_like_status(code: u64, message: &str) -> String {
     format!("{{\"code\":{code},\"message\":\"{escaped}\"}}")
 }
 
-fn push_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
 fn content_encoding(headers: &HeaderMap) -> Option<Encoding> {
     let content_type = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
     let media = content_type.split(';').next()?.trim().to_ascii_lowercase();
@@ -213,15 +207,30 @@ async fn export(
             return status_response(status, encoding, &message);
         }
     };
-    let batch = match decode(signal, encoding, &body, now_nanos()) {
-        Ok(batch) => batch,
+    let mut budget = state.pipeline.request_budget();
+    let Decoded {
+        batch,
+        rejected,
+        first_error,
+    } = match decode(signal, encoding, &body, now_nanos(), &mut budget) {
+        Ok(decoded) => decoded,
         Err(err) => {
             reject(size);
-            return status_response(StatusCode::BAD_REQUEST, encoding, &err.to_string());
+            return status_response(refusal_status(&err), encoding, &err.to_string());
         }
     };
+    if batch.num_rows() == 0
+        && let Some(err) = &first_error
+    {
+        // Nothing in it decodes: the request is bad as a whole.
+        reject(size);
+        counters
+            .records_rejected
+            .fetch_add(rejected, Ordering::Relaxed);
+        return status_response(StatusCode::BAD_REQUEST, encoding, &err.to_string());
+    }
     let key = state.pipeline.table_key(signal);
-    match state.pipeline.accept(key, batch).await {
+    match state.pipeline.accept_decoded(key, batch, budget).await {
         Ok(rows) => {
             counters
                 .records_accepted
@@ -229,26 +238,34 @@ async fn export(
             counters
                 .bytes_accepted
                 .fetch_add(size as u64, Ordering::Relaxed);
-            // An empty Export*ServiceResponse: full success.
-            match encoding {
-                Encoding::Protobuf => (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, "application/x-protobuf")],
-                    Vec::new(),
-                )
-                    .into_response(),
-                Encoding::Json => (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, "application/json")],
-                    "{}",
-                )
-                    .into_response(),
-            }
+            counters
+                .records_rejected
+                .fetch_add(rejected, Ordering::Relaxed);
+            let content_type = match encoding {
+                Encoding::Protobuf => "application/x-protobuf",
+                Encoding::Json => "application/json",
+            };
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, content_type)],
+                export_response(encoding, signal, rejected, first_error.as_ref()),
+            )
+                .into_response()
         }
         Err(err) => {
             reject(size);
             ingest_error_response(&err, encoding)
         }
+    }
+}
+
+/// 413 when a decode needs more memory than one request may hold, 429 when the memory is
+/// busy now, 400 for anything malformed.
+fn refusal_status(err: &icegate_parser::DecodeError) -> StatusCode {
+    match decode_refusal(err) {
+        Refused::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Refused::Busy => StatusCode::TOO_MANY_REQUESTS,
+        Refused::Invalid => StatusCode::BAD_REQUEST,
     }
 }
 
@@ -298,10 +315,18 @@ async fn ndjson(
             .resource_attributes
             .push(("service.name".into(), service.clone()));
     }
-    let batch = NdjsonDecoder::new().decode(&body, &context, now_nanos());
+    let mut budget = state.pipeline.request_budget();
+    let batch = match NdjsonDecoder::new().decode_within(&body, &context, now_nanos(), &mut budget)
+    {
+        Ok(batch) => batch,
+        Err(err) => {
+            counters.requests_rejected.fetch_add(1, Ordering::Relaxed);
+            return status_response(refusal_status(&err), Encoding::Json, &err.to_string());
+        }
+    };
     match state
         .pipeline
-        .accept(state.pipeline.table_key(Signal::Logs), batch)
+        .accept_decoded(state.pipeline.table_key(Signal::Logs), batch, budget)
         .await
     {
         Ok(rows) => {

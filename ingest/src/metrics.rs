@@ -60,6 +60,11 @@ pub fn render(pipeline: &Pipeline) -> String {
             (|c| &c.records_accepted) as fn(&SignalCounters) -> &AtomicU64,
         ),
         (
+            "icegate_records_rejected_total",
+            "Records left out of requests because they do not decode (OTLP partial success).",
+            |c| &c.records_rejected,
+        ),
+        (
             "icegate_bytes_accepted_total",
             "Request bytes accepted.",
             |c| &c.bytes_accepted,

@@ -67,6 +67,35 @@ impl Reservation {
         self.bytes += std::mem::take(&mut other.bytes);
     }
 
+    /// Grows or shrinks the accounted size to `bytes` only if the budget then stays within
+    /// its limit (shrinking always succeeds); returns whether it did. What reserves memory
+    /// before allocating it (a decode) uses this, not [`Reservation::resize`].
+    pub fn try_resize(&mut self, bytes: u64) -> bool {
+        if bytes <= self.bytes {
+            self.resize(bytes);
+            return true;
+        }
+        let delta = bytes - self.bytes;
+        let used = &self.budget.inner.used;
+        let before = used.fetch_add(delta, Ordering::Relaxed);
+        if before + delta > self.budget.inner.limit {
+            used.fetch_sub(delta, Ordering::Relaxed);
+            return false;
+        }
+        self.bytes = bytes;
+        true
+    }
+
+    /// Moves `bytes` (at most all) of this reservation into a new one.
+    pub fn split_off(&mut self, bytes: u64) -> Reservation {
+        let bytes = bytes.min(self.bytes);
+        self.bytes -= bytes;
+        Reservation {
+            budget: self.budget.clone(),
+            bytes,
+        }
+    }
+
     /// Changes the accounted size (after concatenation or sorting changed the real size).
     pub fn resize(&mut self, bytes: u64) {
         let used = &self.budget.inner.used;
@@ -106,5 +135,20 @@ mod tests {
         drop(a);
         assert_eq!(budget.used(), 0);
         assert!(!budget.is_exhausted());
+    }
+
+    #[test]
+    fn try_resize_stays_within_the_limit() {
+        let budget = MemoryBudget::new(100);
+        let held = budget.reserve(40);
+        let mut request = budget.reserve(0);
+        assert!(request.try_resize(60));
+        assert!(!request.try_resize(61), "would pass the limit");
+        assert_eq!((request.bytes(), budget.used()), (60, 100));
+        assert!(request.try_resize(10));
+        let part = request.split_off(4);
+        assert_eq!((request.bytes(), part.bytes(), budget.used()), (6, 4, 50));
+        drop((held, part));
+        assert_eq!(budget.used(), 6);
     }
 }

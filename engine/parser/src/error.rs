@@ -18,6 +18,15 @@ pub enum DecodeError {
     /// Structured values nested deeper than the limit (a "nesting bomb").
     #[error("{field}: values nested deeper than {limit} levels")]
     TooDeep { field: &'static str, limit: usize },
+    /// The request decodes to more memory than its budget grants ([`crate::DecodeBudget`]):
+    /// `retryable` when the memory is busy now (429), not when the request alone is over
+    /// its limit (413).
+    #[error("request decodes to more than {bytes} bytes, {reason}")]
+    OverBudget {
+        bytes: u64,
+        retryable: bool,
+        reason: String,
+    },
 }
 
 pub type Result<T, E = DecodeError> = std::result::Result<T, E>;

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int32Builder, StringBuilder};
+use arrow::array::{ArrayBuilder, ArrayRef, Int32Builder, StringBuilder};
 use arrow::datatypes::DataType;
 
-use crate::map_column::MapColumn;
+use crate::map_column::{MapColumn, string_bytes};
 
 /// An attribute: key and rendered value (`None` when the value was empty).
 pub type Attribute<'a> = (&'a str, Option<&'a str>);
@@ -78,6 +78,19 @@ impl ResourceScopeColumns {
         self.scope_dropped_attributes_count
             .append_value(scope.dropped_attributes_count as i32);
         self.scope_schema_url.append_option(scope.schema_url);
+    }
+
+    /// Bytes held (values and offsets), for the decode budget.
+    pub fn bytes(&self) -> u64 {
+        string_bytes(&self.service_name)
+            + self.resource_attributes.bytes()
+            + 4 * self.resource_dropped_attributes_count.len() as u64
+            + string_bytes(&self.resource_schema_url)
+            + string_bytes(&self.scope_name)
+            + string_bytes(&self.scope_version)
+            + self.scope_attributes.bytes()
+            + 4 * self.scope_dropped_attributes_count.len() as u64
+            + string_bytes(&self.scope_schema_url)
     }
 
     /// Appends the nine finished columns to `out`; `types` are the two map columns' types

@@ -19,6 +19,12 @@
 //! - [`reference`](mod@reference): the same conversion through prost and opentelemetry-proto, kept as the
 //!   definition of "correct": property tests prove the direct decoder equal to it.
 //!
+//! Every decoder has a strict `decode` (any error rejects the request) and a
+//! `decode_within` for servers: it meters the batch against a [`DecodeBudget`] as it grows
+//! (resource and scope attributes are copied into every row, so a small request can decode
+//! to gigabytes) and leaves out, and counts, records that do not decode ([`Decoded`]: OTLP
+//! partial success).
+//!
 //! Every decoder rejects malformed input with a [`DecodeError`] that names the field and byte
 //! offset (truncated messages, wrong wire types, invalid UTF-8, lengths beyond the message,
 //! ids of the wrong size, values nested deeper than [`MAX_DEPTH`]); nothing panics and no
@@ -33,6 +39,7 @@
 //! ```
 
 mod anyvalue;
+mod budget;
 mod error;
 mod fields;
 mod logs_builder;
@@ -53,6 +60,7 @@ mod traces_builder;
 mod wire;
 
 pub use anyvalue::MAX_DEPTH;
+pub use budget::{DecodeBudget, Decoded, Limit, Refusal, Unlimited};
 pub use error::{DecodeError, Result};
 pub use fields::{Attribute, ResourceFields, ScopeFields, effective_time};
 pub use logs_builder::{LogRow, LogsBuilder};

@@ -11,7 +11,7 @@ use arrow::datatypes::SchemaRef;
 use icegate_schema::{LogsColumn, UTC, logs_schema};
 
 use crate::fields::{Attribute, ResourceFields, ResourceScopeColumns, ScopeFields};
-use crate::map_column::MapColumn;
+use crate::map_column::{MapColumn, string_bytes};
 
 /// One row of `logs`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -82,6 +82,20 @@ impl LogsBuilder {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes held (values and offsets, not spare capacity), for the decode budget.
+    pub fn bytes(&self) -> u64 {
+        // timestamp, time, observed time, flags (8 each); severity, dropped count (4 each).
+        const FIXED: u64 = 4 * 8 + 2 * 4;
+        FIXED * self.len() as u64
+            + string_bytes(&self.severity_text)
+            + string_bytes(&self.body)
+            + string_bytes(&self.trace_id)
+            + string_bytes(&self.span_id)
+            + string_bytes(&self.event_name)
+            + self.resource_scope.bytes()
+            + self.attributes.bytes()
     }
 
     /// Appends one row.

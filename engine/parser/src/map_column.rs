@@ -7,6 +7,12 @@ use arrow::array::{ArrayBuilder, ArrayRef, MapArray, StringBuilder, StructArray}
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, FieldRef};
 
+/// A string column's bytes: values and offsets.
+#[inline]
+pub(crate) fn string_bytes(builder: &StringBuilder) -> u64 {
+    (builder.values_slice().len() + 4 * builder.len()) as u64
+}
+
 pub(crate) struct MapColumn {
     offsets: Vec<i32>,
     keys: StringBuilder,
@@ -29,6 +35,11 @@ impl MapColumn {
             self.values.append_option(*value);
         }
         self.offsets.push(self.keys.len() as i32);
+    }
+
+    /// Bytes held (values and offsets, not spare capacity), for the decode budget.
+    pub fn bytes(&self) -> u64 {
+        string_bytes(&self.keys) + string_bytes(&self.values) + 4 * self.offsets.len() as u64
     }
 
     /// Builds the column for a map field of type `map_type` and resets the builder.

@@ -11,7 +11,7 @@ use arrow::datatypes::{DataType, FieldRef, SchemaRef};
 use icegate_schema::{UTC, metrics_schema};
 
 use crate::fields::{Attribute, ResourceFields, ResourceScopeColumns, ScopeFields};
-use crate::map_column::MapColumn;
+use crate::map_column::{MapColumn, string_bytes};
 
 /// What every point of one metric shares.
 #[derive(Debug, Clone, Copy, Default)]
@@ -158,6 +158,28 @@ impl MetricsBuilder {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes held (values and offsets, not spare capacity), for the decode budget.
+    pub fn bytes(&self) -> u64 {
+        // timestamp, time, start, flags, value (2), count, sum, min, max, zero count and
+        // threshold (8 each); temporality, scale, two bucket offsets, five list offsets
+        // (4 each); is_monotonic (1).
+        const FIXED: u64 = 12 * 8 + 9 * 4 + 1;
+        let list = |values: usize| 8 * values as u64;
+        FIXED * self.len() as u64
+            + string_bytes(&self.metric_name)
+            + string_bytes(&self.metric_description)
+            + string_bytes(&self.metric_unit)
+            + string_bytes(&self.metric_type)
+            + self.resource_scope.bytes()
+            + self.attributes.bytes()
+            + list(self.bucket_counts.values_ref().len())
+            + list(self.explicit_bounds.values_ref().len())
+            + list(self.positive_bucket_counts.values_ref().len())
+            + list(self.negative_bucket_counts.values_ref().len())
+            + 2 * list(self.quantiles.quantile.len())
+            + self.metric_metadata.bytes()
     }
 
     pub fn append(

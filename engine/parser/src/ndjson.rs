@@ -21,6 +21,8 @@ use icegate_schema::UNKNOWN_SERVICE;
 use simd_json::{BorrowedValue as Json, StaticNode};
 
 use crate::anyvalue::{JsonDouble, push_json_string};
+use crate::budget::{DecodeBudget, Meter, Unlimited};
+use crate::error::Result;
 use crate::fields::{Attribute, ResourceFields, ScopeFields};
 use crate::logs_builder::{LogRow, LogsBuilder};
 use crate::timestamp::{epoch_int_to_nanos, epoch_to_nanos, parse_rfc3339};
@@ -85,7 +87,34 @@ impl NdjsonDecoder {
         context: &NdjsonContext,
         received_at_nanos: i64,
     ) -> RecordBatch {
-        self.arena.reset();
+        self.decode_within(body, context, received_at_nanos, &mut Unlimited)
+            .expect("an unlimited budget refuses nothing")
+    }
+
+    /// Decodes every non-empty line of `body` within `budget`: the context's resource
+    /// attributes are copied into every line's row, so many headers over many tiny lines
+    /// would otherwise cost far more than the body. Fails only when `budget` refuses.
+    pub fn decode_within(
+        &mut self,
+        body: &[u8],
+        context: &NdjsonContext,
+        received_at_nanos: i64,
+        budget: &mut dyn DecodeBudget,
+    ) -> Result<RecordBatch> {
+        let mut meter = Meter::new(budget);
+        let outcome = self.decode_lines(body, context, received_at_nanos, &mut meter);
+        let batch = self.builder.finish();
+        outcome.map(|()| batch)
+    }
+
+    fn decode_lines(
+        &mut self,
+        body: &[u8],
+        context: &NdjsonContext,
+        received_at_nanos: i64,
+        meter: &mut Meter<'_>,
+    ) -> Result<()> {
+        crate::budget::reuse(&mut self.arena);
         let arena = &self.arena;
         let resource_pairs: Vec<Attribute<'_>> = context
             .resource_attributes
@@ -138,8 +167,9 @@ impl NdjsonDecoder {
                 _ => row.body = Some(text),
             }
             self.builder.append(&resource, &scope, &row);
+            meter.check(self.builder.bytes() + arena.allocated_bytes() as u64)?;
         }
-        self.builder.finish()
+        Ok(())
     }
 }
 

@@ -205,7 +205,8 @@ fn walk_resource<'a>(
         service_name: UNKNOWN_SERVICE,
         ..ResourceFields::default()
     };
-    let mut scopes = BumpVec::new_in(arena);
+    // Scopes are visited in a second pass, not collected: a request of millions of empty
+    // scopes must not cost an index entry each.
     while let Some((field, wire_type)) = reader.next_key(names.resource_message)? {
         match field {
             1 => {
@@ -215,7 +216,7 @@ fn walk_resource<'a>(
             }
             2 => {
                 reader.expect(wire_type, LEN, names.resource_items)?;
-                scopes.push(reader.bytes(names.resource_items)?);
+                reader.bytes(names.resource_items)?;
             }
             3 => {
                 reader.expect(wire_type, LEN, names.resource_schema_url)?;
@@ -224,8 +225,14 @@ fn walk_resource<'a>(
             _ => reader.skip(wire_type, names.resource_message)?,
         }
     }
-    for (bytes, offset) in scopes {
-        walk_scope(arena, bytes, offset, names, &resource, visit)?;
+    let mut reader = Reader::new(buf, base);
+    while let Some((field, wire_type)) = reader.next_key(names.resource_message)? {
+        if field == 2 {
+            let (bytes, offset) = reader.bytes(names.resource_items)?;
+            walk_scope(arena, bytes, offset, names, &resource, visit)?;
+        } else {
+            reader.skip(wire_type, names.resource_message)?;
+        }
     }
     Ok(())
 }
@@ -240,7 +247,7 @@ fn walk_scope<'a>(
 ) -> Result<()> {
     let mut reader = Reader::new(buf, base);
     let mut scope = ScopeFields::default();
-    let mut items = BumpVec::new_in(arena);
+    // Items are visited in a second pass, not collected (see `walk_resource`).
     while let Some((field, wire_type)) = reader.next_key(names.scope_message)? {
         match field {
             1 => {
@@ -250,7 +257,7 @@ fn walk_scope<'a>(
             }
             2 => {
                 reader.expect(wire_type, LEN, names.scope_items)?;
-                items.push(reader.bytes(names.scope_items)?);
+                reader.bytes(names.scope_items)?;
             }
             3 => {
                 reader.expect(wire_type, LEN, names.scope_schema_url)?;
@@ -259,8 +266,14 @@ fn walk_scope<'a>(
             _ => reader.skip(wire_type, names.scope_message)?,
         }
     }
-    for (bytes, offset) in items {
-        visit(resource, &scope, bytes, offset)?;
+    let mut reader = Reader::new(buf, base);
+    while let Some((field, wire_type)) = reader.next_key(names.scope_message)? {
+        if field == 2 {
+            let (bytes, offset) = reader.bytes(names.scope_items)?;
+            visit(resource, &scope, bytes, offset)?;
+        } else {
+            reader.skip(wire_type, names.scope_message)?;
+        }
     }
     Ok(())
 }

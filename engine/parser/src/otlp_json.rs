@@ -9,6 +9,7 @@ use bumpalo::collections::Vec as BumpVec;
 use simd_json::{BorrowedValue as Json, StaticNode};
 
 use crate::anyvalue::{JsonDouble, MAX_DEPTH, push_base64, push_json_string, top_level_double};
+use crate::budget::Sink;
 use crate::error::{DecodeError, Result};
 use icegate_schema::UNKNOWN_SERVICE;
 
@@ -511,7 +512,11 @@ impl Default for JsonParser {
 }
 
 impl JsonParser {
-    pub fn parse(&mut self, request: &[u8]) -> Result<Json<'_>> {
+    /// Parses `request` after charging `sink` what its tree can take: the copy, and one
+    /// value (node, tape entry, map slot) per element, bounded by the commas, colons and
+    /// opening brackets that separate or open elements.
+    pub fn parse(&mut self, request: &[u8], sink: &mut Sink<'_>) -> Result<Json<'_>> {
+        sink.charge_base(tree_bound(request))?;
         self.scratch.clear();
         self.scratch.extend_from_slice(request);
         simd_json::to_borrowed_value_with_buffers(&mut self.scratch, &mut self.buffers).map_err(
@@ -525,6 +530,20 @@ impl JsonParser {
         )
     }
 }
+
+/// Bytes a parsed tree of `request` can take at most: the in-place copy, plus
+/// [`BYTES_PER_ELEMENT`] per element.
+pub(crate) fn tree_bound(request: &[u8]) -> u64 {
+    let separators = request
+        .iter()
+        .map(|&b| u64::from(matches!(b, b',' | b':' | b'[' | b'{')))
+        .sum::<u64>();
+    request.len() as u64 + (separators + 1) * BYTES_PER_ELEMENT
+}
+
+/// A simd-json borrowed value (32 bytes), its tape entry (16) and its share of an object's
+/// hash map slot (key and value, 48, at most every other element): 96 rounded up.
+const BYTES_PER_ELEMENT: u64 = 96;
 
 /// An enum given as its number or its name (`names[n]` is the name of `n`).
 pub(crate) fn enum_value(

@@ -5,10 +5,10 @@
 //! 64-bit integers as numbers or decimal strings, enums as numbers or their names, bytes as
 //! base64, `null` as absent, unknown keys ignored.
 
-use arrow::array::RecordBatch;
 use bumpalo::Bump;
 use simd_json::BorrowedValue as Json;
 
+use crate::budget::{DecodeBudget, Decoded, OnInvalid, metered};
 use crate::error::Result;
 use crate::fields::effective_time;
 use crate::logs_builder::{LogRow, LogsBuilder};
@@ -30,28 +30,31 @@ impl OtlpJsonLogsDecoder {
         Self::default()
     }
 
-    /// Decodes one request; on error nothing from it is kept.
-    pub fn decode(&mut self, request: &[u8], received_at_nanos: i64) -> Result<RecordBatch> {
-        self.arena.reset();
-        let outcome = self.parser.parse(request).and_then(|root| {
-            decode_request(&self.arena, &root, received_at_nanos, &mut self.builder)
+    crate::budget::entry_points!("log records");
+
+    fn run(
+        &mut self,
+        request: &[u8],
+        received: i64,
+        budget: &mut dyn DecodeBudget,
+        mode: OnInvalid,
+    ) -> Result<Decoded> {
+        crate::budget::reuse(&mut self.arena);
+        let (arena, builder, parser) = (&self.arena, &mut self.builder, &mut self.parser);
+        let outcome = metered(budget, mode, |sink| {
+            let root = parser.parse(request, sink)?;
+            walk_envelope(arena, &root, &LOGS, &mut |resource, scope, item| {
+                let outcome = decode_log_record(arena, item, received);
+                if let Some(row) = sink.judge(outcome, 1)? {
+                    builder.append(resource, scope, &row);
+                    sink.check(builder.bytes() + arena.allocated_bytes() as u64)?;
+                }
+                Ok(())
+            })
         });
         let batch = self.builder.finish();
-        outcome.map(|()| batch)
+        outcome.map(|rejects| rejects.into_decoded(batch))
     }
-}
-
-fn decode_request<'a>(
-    arena: &'a Bump,
-    root: &'a Json<'a>,
-    received: i64,
-    out: &mut LogsBuilder,
-) -> Result<()> {
-    walk_envelope(arena, root, &LOGS, &mut |resource, scope, item| {
-        let row = decode_log_record(arena, item, received)?;
-        out.append(resource, scope, &row);
-        Ok(())
-    })
 }
 
 fn decode_log_record<'a>(

@@ -2,11 +2,11 @@
 //! counts and bucket counts as numbers or decimal strings, doubles as numbers or `"NaN"`,
 //! `"Infinity"`, `"-Infinity"`).
 
-use arrow::array::RecordBatch;
 use bumpalo::Bump;
 use bumpalo::collections::Vec as BumpVec;
 use simd_json::BorrowedValue as Json;
 
+use crate::budget::{DecodeBudget, Decoded, OnInvalid, Sink, metered};
 use crate::error::Result;
 use crate::fields::{ResourceFields, ScopeFields};
 use crate::metrics_builder::{ExponentialBuckets, MetricFields, MetricsBuilder, PointRow};
@@ -34,18 +34,27 @@ impl OtlpJsonMetricsDecoder {
         Self::default()
     }
 
-    /// Decodes one request; on error nothing from it is kept.
-    pub fn decode(&mut self, request: &[u8], received_at_nanos: i64) -> Result<RecordBatch> {
-        self.arena.reset();
-        let arena = &self.arena;
-        let builder = &mut self.builder;
-        let outcome = self.parser.parse(request).and_then(|root| {
+    crate::budget::entry_points!(
+        "data points (all of a metric's points when the metric itself does not decode)"
+    );
+
+    fn run(
+        &mut self,
+        request: &[u8],
+        received: i64,
+        budget: &mut dyn DecodeBudget,
+        mode: OnInvalid,
+    ) -> Result<Decoded> {
+        crate::budget::reuse(&mut self.arena);
+        let (arena, builder, parser) = (&self.arena, &mut self.builder, &mut self.parser);
+        let outcome = metered(budget, mode, |sink| {
+            let root = parser.parse(request, sink)?;
             walk_envelope(arena, &root, &METRICS, &mut |resource, scope, item| {
-                decode_metric(arena, item, received_at_nanos, resource, scope, builder)
+                decode_metric(arena, item, received, resource, scope, builder, sink)
             })
         });
         let batch = self.builder.finish();
-        outcome.map(|()| batch)
+        outcome.map(|rejects| rejects.into_decoded(batch))
     }
 }
 
@@ -62,6 +71,10 @@ const KINDS: [(&str, &str, &str); 5] = [
     ("summary", "summary", "summary"),
 ];
 
+/// A metric's shared fields, the key and kind of its data and the data's points.
+type MetricHead<'a> = (MetricFields<'a>, &'static str, &'static str, &'a [Json<'a>]);
+
+#[allow(clippy::too_many_arguments)]
 fn decode_metric<'a>(
     arena: &'a Bump,
     value: &'a Json<'a>,
@@ -69,7 +82,68 @@ fn decode_metric<'a>(
     resource: &ResourceFields<'a>,
     scope: &ScopeFields<'a>,
     out: &mut MetricsBuilder,
+    sink: &mut Sink<'_>,
 ) -> Result<()> {
+    let head = metric_head(arena, value);
+    let rejected = if head.is_err() {
+        count_points(value)
+    } else {
+        0
+    };
+    let Some(Some((metric, key, kind, points))) = sink.judge(head, rejected)? else {
+        return Ok(());
+    };
+    for (i, point_value) in points.iter().enumerate() {
+        let path = || format!("{key}.dataPoints[{i}]");
+        let point = object(point_value, "dataPoint")
+            .and_then(|_| match kind {
+                "gauge" | "sum" => number_point(point_value),
+                "histogram" => histogram_point(arena, point_value),
+                "exponential_histogram" => exponential_point(arena, point_value),
+                _ => summary_point(arena, point_value),
+            })
+            .and_then(|point| {
+                Ok(PointRow {
+                    time_unix_nano: nanos(point_value, "timeUnixNano", "time_unix_nano")?,
+                    start_time_unix_nano: nanos(
+                        point_value,
+                        "startTimeUnixNano",
+                        "start_time_unix_nano",
+                    )?,
+                    attributes: attributes(arena, point_value)?,
+                    flags: unsigned(point_value, "flags", "flags", u32::MAX.into())? as u32,
+                    ..point
+                })
+            })
+            .map_err(within(path));
+        let Some(point) = sink.judge(point, 1)? else {
+            continue;
+        };
+        let point = PointRow {
+            timestamp_nanos: point.time_unix_nano.unwrap_or(received),
+            ..point
+        };
+        out.append(resource, scope, &metric, &point);
+        sink.check(out.bytes() + arena.allocated_bytes() as u64)?;
+    }
+    Ok(())
+}
+
+/// How many points a metric that does not decode holds, as far as it says (at least one).
+fn count_points(value: &Json<'_>) -> u64 {
+    let points: usize = KINDS
+        .iter()
+        .filter_map(|(camel, snake, _)| member(value, camel, snake))
+        .filter_map(|data| member(data, "dataPoints", "data_points"))
+        .map(|points| match points {
+            Json::Array(points) => points.len(),
+            _ => 0,
+        })
+        .sum();
+    (points as u64).max(1)
+}
+
+fn metric_head<'a>(arena: &'a Bump, value: &'a Json<'a>) -> Result<Option<MetricHead<'a>>> {
     object(value, "metric")?;
     let mut metric = MetricFields {
         name: string(value, "name", "name")?.filter(|s| !s.is_empty()),
@@ -91,7 +165,7 @@ fn decode_metric<'a>(
         }
     }
     let Some((key, kind, data)) = found else {
-        return Ok(());
+        return Ok(None);
     };
     object(data, key)?;
     metric.metric_type = kind;
@@ -119,40 +193,8 @@ fn decode_metric<'a>(
             }
         });
     }
-    for (i, point_value) in array(data, "dataPoints", "data_points")
-        .map_err(within(inside))?
-        .iter()
-        .enumerate()
-    {
-        let path = || format!("{key}.dataPoints[{i}]");
-        object(point_value, "dataPoint").map_err(within(path))?;
-        let point = match kind {
-            "gauge" | "sum" => number_point(point_value),
-            "histogram" => histogram_point(arena, point_value),
-            "exponential_histogram" => exponential_point(arena, point_value),
-            _ => summary_point(arena, point_value),
-        }
-        .and_then(|point| {
-            Ok(PointRow {
-                time_unix_nano: nanos(point_value, "timeUnixNano", "time_unix_nano")?,
-                start_time_unix_nano: nanos(
-                    point_value,
-                    "startTimeUnixNano",
-                    "start_time_unix_nano",
-                )?,
-                attributes: attributes(arena, point_value)?,
-                flags: unsigned(point_value, "flags", "flags", u32::MAX.into())? as u32,
-                ..point
-            })
-        })
-        .map_err(within(path))?;
-        let point = PointRow {
-            timestamp_nanos: point.time_unix_nano.unwrap_or(received),
-            ..point
-        };
-        out.append(resource, scope, &metric, &point);
-    }
-    Ok(())
+    let points = array(data, "dataPoints", "data_points").map_err(within(inside))?;
+    Ok(Some((metric, key, kind, points)))
 }
 
 fn optional_double(value: &Json<'_>, camel: &str, snake: &str) -> Result<Option<f64>> {

@@ -1,10 +1,10 @@
 //! OTLP/JSON `ExportTraceServiceRequest` into a `traces` batch (encoding rules as for logs).
 
-use arrow::array::RecordBatch;
 use bumpalo::Bump;
 use bumpalo::collections::Vec as BumpVec;
 use simd_json::BorrowedValue as Json;
 
+use crate::budget::{DecodeBudget, Decoded, OnInvalid, metered};
 use crate::error::Result;
 use crate::otlp_json::{
     JsonParser, TRACES, array, attributes, enum_value, hex_id, member, nanos, object, string,
@@ -35,20 +35,30 @@ impl OtlpJsonTracesDecoder {
         Self::default()
     }
 
-    /// Decodes one request; on error nothing from it is kept.
-    pub fn decode(&mut self, request: &[u8], received_at_nanos: i64) -> Result<RecordBatch> {
-        self.arena.reset();
-        let arena = &self.arena;
-        let builder = &mut self.builder;
-        let outcome = self.parser.parse(request).and_then(|root| {
+    crate::budget::entry_points!("spans");
+
+    fn run(
+        &mut self,
+        request: &[u8],
+        received: i64,
+        budget: &mut dyn DecodeBudget,
+        mode: OnInvalid,
+    ) -> Result<Decoded> {
+        crate::budget::reuse(&mut self.arena);
+        let (arena, builder, parser) = (&self.arena, &mut self.builder, &mut self.parser);
+        let outcome = metered(budget, mode, |sink| {
+            let root = parser.parse(request, sink)?;
             walk_envelope(arena, &root, &TRACES, &mut |resource, scope, item| {
-                let span = decode_span(arena, item, received_at_nanos)?;
-                builder.append(resource, scope, &span);
+                let outcome = decode_span(arena, item, received);
+                if let Some(span) = sink.judge(outcome, 1)? {
+                    builder.append(resource, scope, &span);
+                    sink.check(builder.bytes() + arena.allocated_bytes() as u64)?;
+                }
                 Ok(())
             })
         });
         let batch = self.builder.finish();
-        outcome.map(|()| batch)
+        outcome.map(|rejects| rejects.into_decoded(batch))
     }
 }
 

@@ -2,11 +2,11 @@
 //! materialising prost messages: strings are borrowed from the request, per-request scratch
 //! (attribute lists, rendered values, hex ids) lives in a bump arena that is reset, not freed.
 
-use arrow::array::RecordBatch;
 use bumpalo::Bump;
 use bumpalo::collections::Vec as BumpVec;
 
 use crate::anyvalue::{render, render_key_value};
+use crate::budget::{DecodeBudget, Decoded, OnInvalid, Sink, metered};
 use crate::error::Result;
 use crate::fields::{Attribute, effective_time};
 use crate::logs_builder::{LogRow, LogsBuilder};
@@ -26,13 +26,22 @@ impl OtlpLogsDecoder {
         Self::default()
     }
 
-    /// Decodes one request. `received_at_nanos` files records that carry neither an event
-    /// nor an observed time. On error nothing from the request is kept.
-    pub fn decode(&mut self, request: &[u8], received_at_nanos: i64) -> Result<RecordBatch> {
-        self.arena.reset();
-        let outcome = decode_request(&self.arena, request, received_at_nanos, &mut self.builder);
+    crate::budget::entry_points!("log records");
+
+    fn run(
+        &mut self,
+        request: &[u8],
+        received: i64,
+        budget: &mut dyn DecodeBudget,
+        mode: OnInvalid,
+    ) -> Result<Decoded> {
+        crate::budget::reuse(&mut self.arena);
+        let (arena, builder) = (&self.arena, &mut self.builder);
+        let outcome = metered(budget, mode, |sink| {
+            decode_request(arena, request, received, builder, sink)
+        });
         let batch = self.builder.finish();
-        outcome.map(|()| batch)
+        outcome.map(|rejects| rejects.into_decoded(batch))
     }
 }
 
@@ -41,6 +50,7 @@ fn decode_request(
     request: &[u8],
     received: i64,
     out: &mut LogsBuilder,
+    sink: &mut Sink<'_>,
 ) -> Result<()> {
     let mut attributes = BumpVec::new_in(arena);
     walk_envelope(
@@ -49,15 +59,18 @@ fn decode_request(
         &LOGS,
         &mut |resource, scope, bytes, offset| {
             attributes.clear();
-            let row = decode_log_record(arena, bytes, offset, received, &mut attributes)?;
-            out.append(
-                resource,
-                scope,
-                &LogRow {
-                    attributes: &attributes,
-                    ..row
-                },
-            );
+            let outcome = decode_log_record(arena, bytes, offset, received, &mut attributes);
+            if let Some(row) = sink.judge(outcome, 1)? {
+                out.append(
+                    resource,
+                    scope,
+                    &LogRow {
+                        attributes: &attributes,
+                        ..row
+                    },
+                );
+                sink.check(out.bytes() + arena.allocated_bytes() as u64)?;
+            }
             Ok(())
         },
     )

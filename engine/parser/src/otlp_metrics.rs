@@ -2,11 +2,11 @@
 //! row per data point of every gauge, sum, histogram, exponential histogram and summary.
 //! Exemplars are read past (not stored yet).
 
-use arrow::array::RecordBatch;
 use bumpalo::Bump;
 use bumpalo::collections::Vec as BumpVec;
 
 use crate::anyvalue::render_key_value;
+use crate::budget::{DecodeBudget, Decoded, OnInvalid, Sink, metered};
 use crate::error::Result;
 use crate::fields::{ResourceFields, ScopeFields};
 use crate::metrics_builder::{ExponentialBuckets, MetricFields, MetricsBuilder, PointRow};
@@ -25,30 +25,33 @@ impl OtlpMetricsDecoder {
         Self::default()
     }
 
-    /// Decodes one request. `received_at_nanos` files points without a time. On error
-    /// nothing from the request is kept.
-    pub fn decode(&mut self, request: &[u8], received_at_nanos: i64) -> Result<RecordBatch> {
-        self.arena.reset();
-        let arena = &self.arena;
-        let builder = &mut self.builder;
-        let outcome = walk_envelope(
-            arena,
-            request,
-            &METRICS,
-            &mut |resource, scope, bytes, offset| {
-                decode_metric(
-                    arena,
-                    bytes,
-                    offset,
-                    received_at_nanos,
-                    resource,
-                    scope,
-                    builder,
-                )
-            },
-        );
+    crate::budget::entry_points!(
+        "data points (all of a metric's points when the metric itself does not decode)"
+    );
+
+    fn run(
+        &mut self,
+        request: &[u8],
+        received: i64,
+        budget: &mut dyn DecodeBudget,
+        mode: OnInvalid,
+    ) -> Result<Decoded> {
+        crate::budget::reuse(&mut self.arena);
+        let (arena, builder) = (&self.arena, &mut self.builder);
+        let outcome = metered(budget, mode, |sink| {
+            walk_envelope(
+                arena,
+                request,
+                &METRICS,
+                &mut |resource, scope, bytes, offset| {
+                    decode_metric(
+                        arena, bytes, offset, received, resource, scope, builder, sink,
+                    )
+                },
+            )
+        });
         let batch = self.builder.finish();
-        outcome.map(|()| batch)
+        outcome.map(|rejects| rejects.into_decoded(batch))
     }
 }
 
@@ -74,6 +77,11 @@ impl Kind {
     }
 }
 
+/// A metric's shared fields, its kind and its data message's bytes and offset (`None`: no
+/// data); the points are read from the data message as they are decoded, not collected.
+type MetricHead<'a> = (MetricFields<'a>, Option<(Kind, &'a [u8], usize)>);
+
+#[allow(clippy::too_many_arguments)]
 fn decode_metric<'a>(
     arena: &'a Bump,
     buf: &'a [u8],
@@ -82,7 +90,43 @@ fn decode_metric<'a>(
     resource: &ResourceFields<'a>,
     scope: &ScopeFields<'a>,
     out: &mut MetricsBuilder,
+    sink: &mut Sink<'_>,
 ) -> Result<()> {
+    let head = decode_metric_head(arena, buf, base);
+    let rejected = if head.is_err() { count_points(buf) } else { 0 };
+    let Some((metric, data)) = sink.judge(head, rejected)? else {
+        return Ok(());
+    };
+    let Some((kind, data, data_offset)) = data else {
+        return Ok(());
+    };
+    let mut reader = Reader::new(data, data_offset);
+    while let Some((field, wire_type)) = reader.next_key("Metric.data")? {
+        if field != 1 {
+            reader.skip(wire_type, "Metric.data")?;
+            continue;
+        }
+        let (bytes, offset) = reader.bytes("data_points")?;
+        let point = match kind {
+            Kind::Gauge | Kind::Sum => decode_number_point(arena, bytes, offset),
+            Kind::Histogram => decode_histogram_point(arena, bytes, offset),
+            Kind::ExponentialHistogram => decode_exponential_point(arena, bytes, offset),
+            Kind::Summary => decode_summary_point(arena, bytes, offset),
+        };
+        let Some(point) = sink.judge(point, 1)? else {
+            continue;
+        };
+        let point = PointRow {
+            timestamp_nanos: point.time_unix_nano.unwrap_or(received),
+            ..point
+        };
+        out.append(resource, scope, &metric, &point);
+        sink.check(out.bytes() + arena.allocated_bytes() as u64)?;
+    }
+    Ok(())
+}
+
+fn decode_metric_head<'a>(arena: &'a Bump, buf: &'a [u8], base: usize) -> Result<MetricHead<'a>> {
     let mut reader = Reader::new(buf, base);
     let mut metric = MetricFields::default();
     let mut data: Option<(Kind, &'a [u8], usize)> = None;
@@ -126,17 +170,16 @@ fn decode_metric<'a>(
     }
     metric.metadata = metadata.into_bump_slice();
     let Some((kind, bytes, offset)) = data else {
-        return Ok(());
+        return Ok((metric, None));
     };
     metric.metric_type = kind.name();
     // The data message: points (field 1), temporality (2), monotonic (3, sums only).
     let mut reader = Reader::new(bytes, offset);
-    let mut points = BumpVec::new_in(arena);
     while let Some((field, wire_type)) = reader.next_key("Metric.data")? {
         match (field, kind) {
             (1, _) => {
                 reader.expect(wire_type, LEN, "data_points")?;
-                points.push(reader.bytes("data_points")?);
+                reader.bytes("data_points")?;
             }
             (2, Kind::Sum | Kind::Histogram | Kind::ExponentialHistogram) => {
                 reader.expect(wire_type, VARINT, "aggregation_temporality")?;
@@ -159,20 +202,35 @@ fn decode_metric<'a>(
     if matches!(kind, Kind::Sum) {
         metric.is_monotonic.get_or_insert(false);
     }
-    for (bytes, offset) in points {
-        let point = match kind {
-            Kind::Gauge | Kind::Sum => decode_number_point(arena, bytes, offset)?,
-            Kind::Histogram => decode_histogram_point(arena, bytes, offset)?,
-            Kind::ExponentialHistogram => decode_exponential_point(arena, bytes, offset)?,
-            Kind::Summary => decode_summary_point(arena, bytes, offset)?,
+    Ok((metric, Some((kind, bytes, offset))))
+}
+
+/// How many points a metric that does not decode holds, as far as its bytes say (at least
+/// one): what its rejection counts.
+fn count_points(buf: &[u8]) -> u64 {
+    let mut count = 0;
+    let mut reader = Reader::new(buf, 0);
+    while let Ok(Some((field, wire_type))) = reader.next_key("Metric") {
+        if !matches!(field, 5 | 7 | 9 | 10 | 11) || wire_type != LEN {
+            if reader.skip(wire_type, "Metric").is_err() {
+                break;
+            }
+            continue;
+        }
+        let Ok((data, _)) = reader.bytes("Metric.data") else {
+            break;
         };
-        let point = PointRow {
-            timestamp_nanos: point.time_unix_nano.unwrap_or(received),
-            ..point
-        };
-        out.append(resource, scope, &metric, &point);
+        let mut data = Reader::new(data, 0);
+        while let Ok(Some((field, wire_type))) = data.next_key("Metric.data") {
+            if field == 1 {
+                count += 1;
+            }
+            if data.skip(wire_type, "Metric.data").is_err() {
+                break;
+            }
+        }
     }
-    Ok(())
+    count.max(1)
 }
 
 /// Fields every point type shares, at their per-type field numbers.

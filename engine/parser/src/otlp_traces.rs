@@ -1,11 +1,11 @@
 //! `ExportTraceServiceRequest` protobuf bytes straight into a `traces` record batch (same
 //! approach as the logs decoder: borrowed strings, arena scratch, no prost structs).
 
-use arrow::array::RecordBatch;
 use bumpalo::Bump;
 use bumpalo::collections::Vec as BumpVec;
 
 use crate::anyvalue::render_key_value;
+use crate::budget::{DecodeBudget, Decoded, OnInvalid, metered};
 use crate::error::Result;
 use crate::otlp_common::{TRACES, id, nanos, non_empty, walk_envelope};
 use crate::traces_builder::{EventRow, LinkRow, SpanRow, TracesBuilder};
@@ -23,24 +23,34 @@ impl OtlpTracesDecoder {
         Self::default()
     }
 
-    /// Decodes one request. `received_at_nanos` files spans without a start time. On error
-    /// nothing from the request is kept.
-    pub fn decode(&mut self, request: &[u8], received_at_nanos: i64) -> Result<RecordBatch> {
-        self.arena.reset();
-        let arena = &self.arena;
-        let builder = &mut self.builder;
-        let outcome = walk_envelope(
-            arena,
-            request,
-            &TRACES,
-            &mut |resource, scope, bytes, offset| {
-                let span = decode_span(arena, bytes, offset, received_at_nanos)?;
-                builder.append(resource, scope, &span);
-                Ok(())
-            },
-        );
+    crate::budget::entry_points!("spans");
+
+    fn run(
+        &mut self,
+        request: &[u8],
+        received: i64,
+        budget: &mut dyn DecodeBudget,
+        mode: OnInvalid,
+    ) -> Result<Decoded> {
+        crate::budget::reuse(&mut self.arena);
+        let (arena, builder) = (&self.arena, &mut self.builder);
+        let outcome = metered(budget, mode, |sink| {
+            walk_envelope(
+                arena,
+                request,
+                &TRACES,
+                &mut |resource, scope, bytes, offset| {
+                    let outcome = decode_span(arena, bytes, offset, received);
+                    if let Some(span) = sink.judge(outcome, 1)? {
+                        builder.append(resource, scope, &span);
+                        sink.check(builder.bytes() + arena.allocated_bytes() as u64)?;
+                    }
+                    Ok(())
+                },
+            )
+        });
         let batch = self.builder.finish();
-        outcome.map(|()| batch)
+        outcome.map(|rejects| rejects.into_decoded(batch))
     }
 }
 

@@ -11,7 +11,7 @@ use arrow::datatypes::{DataType, SchemaRef};
 use icegate_schema::{UTC, traces_schema};
 
 use crate::fields::{Attribute, ResourceFields, ResourceScopeColumns, ScopeFields};
-use crate::map_column::MapColumn;
+use crate::map_column::{MapColumn, string_bytes};
 
 /// One span event.
 #[derive(Debug, Clone, Copy, Default)]
@@ -131,6 +131,24 @@ impl TracesBuilder {
         self.len() == 0
     }
 
+    /// Bytes held (values and offsets, not spare capacity), for the decode budget.
+    pub fn bytes(&self) -> u64 {
+        // timestamp, start, end, duration, flags (8 each); kind, status and three dropped
+        // counts (4 each).
+        const FIXED: u64 = 5 * 8 + 5 * 4;
+        FIXED * self.len() as u64
+            + string_bytes(&self.trace_id)
+            + string_bytes(&self.span_id)
+            + string_bytes(&self.parent_span_id)
+            + string_bytes(&self.trace_state)
+            + string_bytes(&self.name)
+            + string_bytes(&self.status_message)
+            + self.resource_scope.bytes()
+            + self.attributes.bytes()
+            + self.events.bytes()
+            + self.links.bytes()
+    }
+
     pub fn append(
         &mut self,
         resource: &ResourceFields<'_>,
@@ -245,6 +263,14 @@ impl Default for EventsColumn {
 }
 
 impl EventsColumn {
+    fn bytes(&self) -> u64 {
+        // time (8), dropped count (4) per event; an offset per span.
+        12 * self.name.len() as u64
+            + string_bytes(&self.name)
+            + self.attributes.bytes()
+            + 4 * self.offsets.len() as u64
+    }
+
     fn append(&mut self, events: &[EventRow<'_>]) {
         for event in events {
             self.time_unix_nano.append_option(event.time_unix_nano);
@@ -293,6 +319,16 @@ impl Default for LinksColumn {
 }
 
 impl LinksColumn {
+    fn bytes(&self) -> u64 {
+        // flags (8), dropped count (4) per link; an offset per span.
+        12 * self.trace_id.len() as u64
+            + string_bytes(&self.trace_id)
+            + string_bytes(&self.span_id)
+            + string_bytes(&self.trace_state)
+            + self.attributes.bytes()
+            + 4 * self.offsets.len() as u64
+    }
+
     fn append(&mut self, links: &[LinkRow<'_>]) {
         for link in links {
             self.trace_id.append_option(link.trace_id);

@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::record;
+use crate::request_budget::RequestBudget;
 use crate::signal::{Signal, Tables};
 use crate::status::{Health, Metrics, ReplayState};
 use crate::tracker::Tracker;
@@ -124,15 +125,34 @@ impl Pipeline {
         }
     }
 
-    /// Redacts `batch`, makes it durable in the WAL and queues it for its table's lane.
-    /// Returns once the WAL says it is durable: the caller may then acknowledge. The work
-    /// runs in its own task, so a client that disconnects mid-request cannot leave a WAL
-    /// record unaccounted.
+    /// A budget for decoding one request: memory is reserved from the pipeline's budget
+    /// before the decoder allocates it, up to what one table may hold.
+    pub fn request_budget(&self) -> RequestBudget {
+        RequestBudget::new(self.budget.reserve(0), self.table_memory_share)
+    }
+
+    /// [`Pipeline::accept_decoded`] for a batch decoded without a request budget.
     pub async fn accept(self: &Arc<Self>, key: TableKey, batch: RecordBatch) -> Result<usize> {
+        let budget = self.request_budget();
+        self.accept_decoded(key, batch, budget).await
+    }
+
+    /// Redacts `batch`, makes it durable in the WAL and queues it for its table's lane;
+    /// `budget` is what its decode reserved (it then accounts the batch until its table has
+    /// it). Returns once the WAL says it is durable: the caller may then acknowledge. The
+    /// work runs in its own task, so a client that disconnects mid-request cannot leave a
+    /// WAL record unaccounted.
+    pub async fn accept_decoded(
+        self: &Arc<Self>,
+        key: TableKey,
+        batch: RecordBatch,
+        budget: RequestBudget,
+    ) -> Result<usize> {
         if self.closed.load(Ordering::Relaxed) {
             return Err(Error::Unavailable("shutting down".into()));
         }
-        if self.budget.is_exhausted() {
+        // The request's own reservation is not somebody else's memory.
+        if self.budget.used().saturating_sub(budget.reserved()) >= self.budget.limit() {
             self.metrics
                 .backpressure_events
                 .fetch_add(1, Ordering::Relaxed);
@@ -155,18 +175,30 @@ impl Pipeline {
             return Ok(0);
         }
         let this = Arc::clone(self);
-        tokio::spawn(async move { this.append(key, batch).await })
+        let reservation = budget.reservation;
+        tokio::spawn(async move { this.append(key, batch, reservation).await })
             .await
             .map_err(|err| Error::Internal(format!("ingest task failed: {err}")))??;
         Ok(rows)
     }
 
-    async fn append(&self, key: TableKey, batch: RecordBatch) -> Result<()> {
+    async fn append(
+        &self,
+        key: TableKey,
+        batch: RecordBatch,
+        mut reservation: Reservation,
+    ) -> Result<()> {
+        // From here the batch is accounted at its real size (it is allocated already).
         let bytes = batch.get_array_memory_size() as u64;
+        reservation.resize(bytes);
         let mut parts = self.encode_parts(&key, batch)?;
+        // The encoded records live until they are durable.
+        let _encoded = self
+            .budget
+            .reserve(parts.iter().map(|(_, payload)| payload.len() as u64).sum());
         let appended = if parts.len() == 1 {
             let (batch, payload) = parts.pop().expect("one part");
-            let mut message = Some((key, batch, self.budget.reserve(bytes)));
+            let mut message = Some((key, batch, reservation));
             self.wal.append_then(&payload, |seq| {
                 let (key, batch, reservation) = message.take().expect("called once");
                 self.queue(seq, key, batch, reservation);
@@ -176,10 +208,16 @@ impl Pipeline {
             let share = bytes / parts.len() as u64;
             let (batches, payloads): (Vec<_>, Vec<_>) = parts.into_iter().unzip();
             let mut batches: Vec<Option<RecordBatch>> = batches.into_iter().map(Some).collect();
+            let last = batches.len() - 1;
             self.metrics.split_requests.fetch_add(1, Ordering::Relaxed);
             self.wal.append_all_then(&payloads, |i, seq| {
                 let batch = batches[i].take().expect("called once per part");
-                self.queue(seq, key.clone(), batch, self.budget.reserve(share));
+                let part = if i == last {
+                    reservation.split_off(u64::MAX)
+                } else {
+                    reservation.split_off(share)
+                };
+                self.queue(seq, key.clone(), batch, part);
             })
         };
         let appended = match appended {

@@ -36,6 +36,7 @@ mod lane;
 mod memory_lake;
 pub mod quarantine;
 pub mod record;
+mod request_budget;
 mod signal;
 pub mod status;
 mod tracker;
@@ -51,6 +52,7 @@ pub use lake::{Commit, CommitOutcome, LakeSink, Watermark};
 pub use lane::RetryPolicy;
 pub use memory_lake::{MemoryLake, MemoryStaged, MemoryTable};
 pub use quarantine::Quarantine;
+pub use request_budget::RequestBudget;
 pub use signal::{Signal, Tables};
 pub use tracker::Tracker;
 

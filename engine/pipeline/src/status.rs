@@ -53,6 +53,8 @@ impl Histogram {
 #[derive(Debug, Default)]
 pub struct SignalCounters {
     pub records_accepted: AtomicU64,
+    /// Records left out of accepted requests because they do not decode (partial success).
+    pub records_rejected: AtomicU64,
     pub bytes_accepted: AtomicU64,
     pub requests_rejected: AtomicU64,
     pub bytes_rejected: AtomicU64,
