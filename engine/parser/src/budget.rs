@@ -75,10 +75,10 @@ macro_rules! entry_points {
         }
 
         #[doc = concat!(
-                    "Decodes one request within `budget`, leaving out (and counting) ",
-                    $what,
-                    " that do not decode (OTLP partial success)."
-                )]
+                            "Decodes one request within `budget`, leaving out (and counting) ",
+                            $what,
+                            " that do not decode (OTLP partial success)."
+                        )]
         pub fn decode_within(
             &mut self,
             request: &[u8],

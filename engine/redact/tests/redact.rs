@@ -265,7 +265,7 @@ fn basic_auth() {
     );
 }
 
-/// Every string the traces table stores comes out redacted with the default settings:
+/// Every string the traces table stores comes out redacted when configured for all of them:
 /// resource, scope, span, event and link attributes, the status message.
 #[test]
 fn traces_are_redacted_everywhere_they_store_strings() {
@@ -292,7 +292,21 @@ fn traces_are_redacted_everywhere_they_store_strings() {
     let batch = icegate_parser::OtlpJsonTracesDecoder::new()
         .decode(request, 0)
         .unwrap();
-    let redacted = Redactor::new(&RedactConfig::default())
+    let everywhere = RedactConfig {
+        detectors: vec![Detector::Email, Detector::BearerToken, Detector::BasicAuth],
+        columns: vec!["body".into(), "status_message".into()],
+        attribute_columns: [
+            "attributes",
+            "resource_attributes",
+            "scope_attributes",
+            "events.attributes",
+            "links.attributes",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ..RedactConfig::default()
+    };
+    let redacted = Redactor::new(&everywhere)
         .unwrap()
         .redact_batch(&batch)
         .unwrap();
