@@ -13,7 +13,7 @@ use arrow::array::RecordBatch;
 use gungraun::{library_benchmark, library_benchmark_group, main};
 use icegate_batcher::{TableKey, sort_batch};
 use icegate_datasets::{DatasetConfig, LogGenerator, LogShape, otlp};
-use icegate_parser::{NdjsonContext, NdjsonDecoder, OtlpJsonLogsDecoder, OtlpLogsDecoder};
+use icegate_parser::{Limit, NdjsonContext, NdjsonDecoder, OtlpJsonLogsDecoder, OtlpLogsDecoder};
 use icegate_pipeline::record;
 use icegate_redact::{RedactConfig, Redactor};
 use icegate_schema::TableLayout;
@@ -58,23 +58,31 @@ fn redactor_and_batch() -> (Redactor, RecordBatch) {
     )
 }
 
+/// What the server decodes within (a fixed limit stands in for the pipeline's budget).
+fn budget() -> Limit {
+    Limit(64 << 20)
+}
+
 #[library_benchmark]
 #[bench::mixed_1000(setup = protobuf_request)]
 fn decode_otlp_protobuf((mut decoder, body): (OtlpLogsDecoder, Vec<u8>)) -> usize {
-    black_box(decoder.decode(black_box(&body), 0).unwrap().num_rows())
+    let decoded = decoder.decode_within(black_box(&body), 0, &mut budget());
+    black_box(decoded.unwrap().batch.num_rows())
 }
 
 #[library_benchmark]
 #[bench::mixed_1000(setup = json_request)]
 fn decode_otlp_json((mut decoder, body): (OtlpJsonLogsDecoder, Vec<u8>)) -> usize {
-    black_box(decoder.decode(black_box(&body), 0).unwrap().num_rows())
+    let decoded = decoder.decode_within(black_box(&body), 0, &mut budget());
+    black_box(decoded.unwrap().batch.num_rows())
 }
 
 #[library_benchmark]
 #[bench::mixed_1000(setup = ndjson_body)]
 fn decode_ndjson((mut decoder, body): (NdjsonDecoder, Vec<u8>)) -> usize {
     let context = NdjsonContext::default();
-    black_box(decoder.decode(black_box(&body), &context, 0).num_rows())
+    let batch = decoder.decode_within(black_box(&body), &context, 0, &mut budget());
+    black_box(batch.unwrap().num_rows())
 }
 
 #[library_benchmark]

@@ -134,11 +134,7 @@ impl GrpcState {
 fn decode_status(err: &icegate_parser::DecodeError) -> Status {
     let message = err.to_string();
     match decode_refusal(err) {
-        Refused::Busy => Status::with_details(
-            Code::ResourceExhausted,
-            message.clone(),
-            Bytes::from(retry_status(&message)),
-        ),
+        Refused::Busy => retry_later(message),
         Refused::TooLarge => Status::resource_exhausted(message),
         Refused::Invalid => Status::invalid_argument(message),
     }
@@ -147,19 +143,18 @@ fn decode_status(err: &icegate_parser::DecodeError) -> Status {
 /// RESOURCE_EXHAUSTED carries a `google.rpc.RetryInfo` (retry in 1 s), as OTLP asks.
 fn ingest_status(err: &IngestError) -> Status {
     match err {
-        IngestError::Backpressure { .. } => {
-            let message = err.to_string();
-            Status::with_details(
-                Code::ResourceExhausted,
-                message.clone(),
-                Bytes::from(retry_status(&message)),
-            )
-        }
+        IngestError::Backpressure { .. } => retry_later(err.to_string()),
         // Too large for one record: retrying the same request cannot succeed (no RetryInfo).
         IngestError::TooLarge { .. } => Status::resource_exhausted(err.to_string()),
         IngestError::Unavailable(_) => Status::unavailable(err.to_string()),
         _ => Status::internal(err.to_string()),
     }
+}
+
+/// RESOURCE_EXHAUSTED with `RetryInfo`: the same request may succeed in a second.
+fn retry_later(message: String) -> Status {
+    let details = Bytes::from(retry_status(&message));
+    Status::with_details(Code::ResourceExhausted, message, details)
 }
 
 /// A `google.rpc.Status` with one `google.rpc.RetryInfo { retry_delay: 1s }` detail.

@@ -30,6 +30,33 @@ pub struct ScopeFields<'a> {
     pub schema_url: Option<&'a str>,
 }
 
+/// Bytes a list of attributes adds to every row it is copied into: keys, values, offsets.
+pub(crate) fn attributes_bytes(attributes: &[Attribute<'_>]) -> u64 {
+    attributes
+        .iter()
+        .map(|(key, value)| (key.len() + value.map_or(0, str::len) + 8) as u64)
+        .sum()
+}
+
+impl ResourceFields<'_> {
+    /// Bytes these fields add to every row of the resource (strings; offsets included).
+    pub(crate) fn row_bytes(&self) -> u64 {
+        (self.service_name.len() + self.schema_url.map_or(0, str::len)) as u64
+            + attributes_bytes(self.attributes)
+    }
+}
+
+impl ScopeFields<'_> {
+    /// Bytes these fields add to every row of the scope.
+    pub(crate) fn row_bytes(&self) -> u64 {
+        [self.name, self.version, self.schema_url]
+            .iter()
+            .map(|text| text.map_or(0, str::len) as u64)
+            .sum::<u64>()
+            + attributes_bytes(self.attributes)
+    }
+}
+
 /// The event time a row is filed under: event time, else observed time, else receipt.
 pub fn effective_time(time: Option<i64>, observed: Option<i64>, received_at_nanos: i64) -> i64 {
     time.or(observed).unwrap_or(received_at_nanos)

@@ -26,6 +26,22 @@ pub struct MetricFields<'a> {
     pub metadata: &'a [Attribute<'a>],
 }
 
+impl MetricFields<'_> {
+    /// Bytes these fields add to every point of the metric.
+    pub(crate) fn row_bytes(&self) -> u64 {
+        [
+            self.name,
+            self.description,
+            self.unit,
+            Some(self.metric_type),
+        ]
+        .iter()
+        .map(|text| text.map_or(0, str::len) as u64)
+        .sum::<u64>()
+            + crate::fields::attributes_bytes(self.metadata)
+    }
+}
+
 /// Buckets of one side of an exponential histogram.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ExponentialBuckets<'a> {

@@ -141,9 +141,10 @@ pub(crate) const LOGS: Envelope = Envelope {
     scope_schema_url: "ScopeLogs.schema_url",
 };
 
-/// Called for every item with its resource, scope, bytes and absolute offset.
+/// Called for every item with its resource, scope, the bytes those two add to each row
+/// (for the decode budget), and the item's bytes and absolute offset.
 pub(crate) type ItemVisitor<'a, 'f> =
-    dyn FnMut(&ResourceFields<'a>, &ScopeFields<'a>, &'a [u8], usize) -> Result<()> + 'f;
+    dyn FnMut(&ResourceFields<'a>, &ScopeFields<'a>, u64, &'a [u8], usize) -> Result<()> + 'f;
 
 pub(crate) const TRACES: Envelope = Envelope {
     request: "ExportTraceServiceRequest",
@@ -179,6 +180,7 @@ pub(crate) fn walk_envelope<'a>(
     names: &Envelope,
     visit: &mut ItemVisitor<'a, '_>,
 ) -> Result<()> {
+    let mut parts = Scratch::default();
     let mut reader = Reader::new(request, 0);
     while let Some((field, wire_type)) = reader.next_key(names.request)? {
         if field != 1 {
@@ -187,9 +189,72 @@ pub(crate) fn walk_envelope<'a>(
         }
         reader.expect(wire_type, LEN, names.request_items)?;
         let (bytes, offset) = reader.bytes(names.request_items)?;
-        walk_resource(arena, bytes, offset, names, visit)?;
+        walk_resource(arena, bytes, offset, names, &mut parts, visit)?;
     }
     Ok(())
+}
+
+/// Most parts (scopes of a resource, items of a scope) kept for visiting after the fields
+/// of their message; a message with more is read a second time instead, so millions of
+/// empty parts cost no index.
+const KEPT_PARTS: usize = 4096;
+
+/// The parts of one message, found while its other fields are read (they may come in any
+/// order, and the parts need them).
+#[derive(Default)]
+struct Parts<'a> {
+    kept: Vec<(&'a [u8], usize)>,
+    overflow: bool,
+}
+
+impl<'a> Parts<'a> {
+    fn start(&mut self) {
+        self.kept.clear();
+        self.overflow = false;
+    }
+
+    fn push(&mut self, part: (&'a [u8], usize)) {
+        if self.kept.len() < KEPT_PARTS {
+            self.kept.push(part);
+        } else {
+            self.overflow = true;
+        }
+    }
+
+    /// Calls `visit` with every part: the kept ones, or (after an overflow) each field
+    /// `number` of the message in `buf` read again.
+    fn visit(
+        &self,
+        buf: &'a [u8],
+        base: usize,
+        number: u32,
+        message: &'static str,
+        mut visit: impl FnMut(&'a [u8], usize) -> Result<()>,
+    ) -> Result<()> {
+        if !self.overflow {
+            return self
+                .kept
+                .iter()
+                .try_for_each(|&(bytes, offset)| visit(bytes, offset));
+        }
+        let mut reader = Reader::new(buf, base);
+        while let Some((field, wire_type)) = reader.next_key(message)? {
+            if field == number {
+                let (bytes, offset) = reader.bytes(message)?;
+                visit(bytes, offset)?;
+            } else {
+                reader.skip(wire_type, message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reused part lists: a resource's scopes, and the items of the scope being walked.
+#[derive(Default)]
+struct Scratch<'a> {
+    scopes: Parts<'a>,
+    items: Parts<'a>,
 }
 
 fn walk_resource<'a>(
@@ -197,6 +262,7 @@ fn walk_resource<'a>(
     buf: &'a [u8],
     base: usize,
     names: &Envelope,
+    scratch: &mut Scratch<'a>,
     visit: &mut ItemVisitor<'a, '_>,
 ) -> Result<()> {
     // Fields may come in any order: find the resource before visiting the scopes under it.
@@ -205,8 +271,8 @@ fn walk_resource<'a>(
         service_name: UNKNOWN_SERVICE,
         ..ResourceFields::default()
     };
-    // Scopes are visited in a second pass, not collected: a request of millions of empty
-    // scopes must not cost an index entry each.
+    let mut scopes = std::mem::take(&mut scratch.scopes);
+    scopes.start();
     while let Some((field, wire_type)) = reader.next_key(names.resource_message)? {
         match field {
             1 => {
@@ -216,7 +282,7 @@ fn walk_resource<'a>(
             }
             2 => {
                 reader.expect(wire_type, LEN, names.resource_items)?;
-                reader.bytes(names.resource_items)?;
+                scopes.push(reader.bytes(names.resource_items)?);
             }
             3 => {
                 reader.expect(wire_type, LEN, names.resource_schema_url)?;
@@ -225,16 +291,19 @@ fn walk_resource<'a>(
             _ => reader.skip(wire_type, names.resource_message)?,
         }
     }
-    let mut reader = Reader::new(buf, base);
-    while let Some((field, wire_type)) = reader.next_key(names.resource_message)? {
-        if field == 2 {
-            let (bytes, offset) = reader.bytes(names.resource_items)?;
-            walk_scope(arena, bytes, offset, names, &resource, visit)?;
-        } else {
-            reader.skip(wire_type, names.resource_message)?;
-        }
-    }
-    Ok(())
+    let outcome = scopes.visit(buf, base, 2, names.resource_items, |bytes, offset| {
+        walk_scope(
+            arena,
+            bytes,
+            offset,
+            names,
+            &resource,
+            &mut scratch.items,
+            visit,
+        )
+    });
+    scratch.scopes = scopes;
+    outcome
 }
 
 fn walk_scope<'a>(
@@ -243,11 +312,12 @@ fn walk_scope<'a>(
     base: usize,
     names: &Envelope,
     resource: &ResourceFields<'a>,
+    items: &mut Parts<'a>,
     visit: &mut ItemVisitor<'a, '_>,
 ) -> Result<()> {
     let mut reader = Reader::new(buf, base);
     let mut scope = ScopeFields::default();
-    // Items are visited in a second pass, not collected (see `walk_resource`).
+    items.start();
     while let Some((field, wire_type)) = reader.next_key(names.scope_message)? {
         match field {
             1 => {
@@ -257,7 +327,7 @@ fn walk_scope<'a>(
             }
             2 => {
                 reader.expect(wire_type, LEN, names.scope_items)?;
-                reader.bytes(names.scope_items)?;
+                items.push(reader.bytes(names.scope_items)?);
             }
             3 => {
                 reader.expect(wire_type, LEN, names.scope_schema_url)?;
@@ -266,14 +336,8 @@ fn walk_scope<'a>(
             _ => reader.skip(wire_type, names.scope_message)?,
         }
     }
-    let mut reader = Reader::new(buf, base);
-    while let Some((field, wire_type)) = reader.next_key(names.scope_message)? {
-        if field == 2 {
-            let (bytes, offset) = reader.bytes(names.scope_items)?;
-            visit(resource, &scope, bytes, offset)?;
-        } else {
-            reader.skip(wire_type, names.scope_message)?;
-        }
-    }
-    Ok(())
+    let shared = resource.row_bytes() + scope.row_bytes();
+    items.visit(buf, base, 2, names.scope_items, |bytes, offset| {
+        visit(resource, &scope, shared, bytes, offset)
+    })
 }

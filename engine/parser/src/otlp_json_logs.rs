@@ -41,17 +41,19 @@ impl OtlpJsonLogsDecoder {
     ) -> Result<Decoded> {
         crate::budget::reuse(&mut self.arena);
         let (arena, builder, parser) = (&self.arena, &mut self.builder, &mut self.parser);
-        let outcome = metered(budget, mode, |sink| {
-            let root = parser.parse(request, sink)?;
-            walk_envelope(arena, &root, &LOGS, &mut |resource, scope, item| {
-                let outcome = decode_log_record(arena, item, received);
-                if let Some(row) = sink.judge(outcome, 1)? {
-                    builder.append(resource, scope, &row);
-                    sink.check(builder.bytes() + arena.allocated_bytes() as u64)?;
-                }
-                Ok(())
-            })
-        });
+        let outcome =
+            metered(budget, mode, |sink| {
+                let root = parser.parse(request, sink)?;
+                walk_envelope(arena, &root, &LOGS, &mut |resource, scope, item| {
+                    match decode_log_record(arena, item, received) {
+                        Ok(row) => {
+                            builder.append(resource, scope, &row);
+                            sink.check(builder.bytes() + arena.allocated_bytes() as u64)
+                        }
+                        Err(err) => sink.reject(err, 1),
+                    }
+                })
+            });
         let batch = self.builder.finish();
         outcome.map(|rejects| rejects.into_decoded(batch))
     }

@@ -116,8 +116,12 @@ fn decode_metric<'a>(
                 })
             })
             .map_err(within(path));
-        let Some(point) = sink.judge(point, 1)? else {
-            continue;
+        let point = match point {
+            Ok(point) => point,
+            Err(err) => {
+                sink.reject(err, 1)?;
+                continue;
+            }
         };
         let point = PointRow {
             timestamp_nanos: point.time_unix_nano.unwrap_or(received),

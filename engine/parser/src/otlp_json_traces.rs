@@ -48,14 +48,18 @@ impl OtlpJsonTracesDecoder {
         let (arena, builder, parser) = (&self.arena, &mut self.builder, &mut self.parser);
         let outcome = metered(budget, mode, |sink| {
             let root = parser.parse(request, sink)?;
-            walk_envelope(arena, &root, &TRACES, &mut |resource, scope, item| {
-                let outcome = decode_span(arena, item, received);
-                if let Some(span) = sink.judge(outcome, 1)? {
-                    builder.append(resource, scope, &span);
-                    sink.check(builder.bytes() + arena.allocated_bytes() as u64)?;
-                }
-                Ok(())
-            })
+            walk_envelope(
+                arena,
+                &root,
+                &TRACES,
+                &mut |resource, scope, item| match decode_span(arena, item, received) {
+                    Ok(span) => {
+                        builder.append(resource, scope, &span);
+                        sink.check(builder.bytes() + arena.allocated_bytes() as u64)
+                    }
+                    Err(err) => sink.reject(err, 1),
+                },
+            )
         });
         let batch = self.builder.finish();
         outcome.map(|rejects| rejects.into_decoded(batch))

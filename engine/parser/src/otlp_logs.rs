@@ -6,7 +6,7 @@ use bumpalo::Bump;
 use bumpalo::collections::Vec as BumpVec;
 
 use crate::anyvalue::{render, render_key_value};
-use crate::budget::{DecodeBudget, Decoded, OnInvalid, Sink, metered};
+use crate::budget::{DecodeBudget, Decoded, ITEM_EXPANSION, OnInvalid, ROW_FIXED, Sink, metered};
 use crate::error::Result;
 use crate::fields::{Attribute, effective_time};
 use crate::logs_builder::{LogRow, LogsBuilder};
@@ -57,21 +57,23 @@ fn decode_request(
         arena,
         request,
         &LOGS,
-        &mut |resource, scope, bytes, offset| {
+        &mut |resource, scope, shared, bytes, offset| {
             attributes.clear();
-            let outcome = decode_log_record(arena, bytes, offset, received, &mut attributes);
-            if let Some(row) = sink.judge(outcome, 1)? {
-                out.append(
-                    resource,
-                    scope,
-                    &LogRow {
-                        attributes: &attributes,
-                        ..row
-                    },
-                );
-                sink.check(out.bytes() + arena.allocated_bytes() as u64)?;
+            match decode_log_record(arena, bytes, offset, received, &mut attributes) {
+                Ok(row) => {
+                    out.append(
+                        resource,
+                        scope,
+                        &LogRow {
+                            attributes: &attributes,
+                            ..row
+                        },
+                    );
+                    let bound = ROW_FIXED + shared + ITEM_EXPANSION * bytes.len() as u64;
+                    sink.check_bounded(bound, || out.bytes() + arena.allocated_bytes() as u64)
+                }
+                Err(err) => sink.reject(err, 1),
             }
-            Ok(())
         },
     )
 }

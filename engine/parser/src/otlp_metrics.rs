@@ -6,7 +6,7 @@ use bumpalo::Bump;
 use bumpalo::collections::Vec as BumpVec;
 
 use crate::anyvalue::render_key_value;
-use crate::budget::{DecodeBudget, Decoded, OnInvalid, Sink, metered};
+use crate::budget::{DecodeBudget, Decoded, ITEM_EXPANSION, OnInvalid, ROW_FIXED, Sink, metered};
 use crate::error::Result;
 use crate::fields::{ResourceFields, ScopeFields};
 use crate::metrics_builder::{ExponentialBuckets, MetricFields, MetricsBuilder, PointRow};
@@ -43,10 +43,13 @@ impl OtlpMetricsDecoder {
                 arena,
                 request,
                 &METRICS,
-                &mut |resource, scope, bytes, offset| {
-                    decode_metric(
-                        arena, bytes, offset, received, resource, scope, builder, sink,
-                    )
+                &mut |resource, scope, shared, bytes, offset| {
+                    let item = Item {
+                        bytes,
+                        offset,
+                        shared,
+                    };
+                    decode_metric(arena, item, received, resource, scope, builder, sink)
                 },
             )
         });
@@ -81,25 +84,36 @@ impl Kind {
 /// data); the points are read from the data message as they are decoded, not collected.
 type MetricHead<'a> = (MetricFields<'a>, Option<(Kind, &'a [u8], usize)>);
 
-#[allow(clippy::too_many_arguments)]
+/// A metric's bytes, absolute offset, and the bytes its resource and scope add to each row.
+struct Item<'a> {
+    bytes: &'a [u8],
+    offset: usize,
+    shared: u64,
+}
+
 fn decode_metric<'a>(
     arena: &'a Bump,
-    buf: &'a [u8],
-    base: usize,
+    item: Item<'a>,
     received: i64,
     resource: &ResourceFields<'a>,
     scope: &ScopeFields<'a>,
     out: &mut MetricsBuilder,
     sink: &mut Sink<'_>,
 ) -> Result<()> {
-    let head = decode_metric_head(arena, buf, base);
-    let rejected = if head.is_err() { count_points(buf) } else { 0 };
+    let head = decode_metric_head(arena, item.bytes, item.offset);
+    let rejected = if head.is_err() {
+        count_points(item.bytes)
+    } else {
+        0
+    };
     let Some((metric, data)) = sink.judge(head, rejected)? else {
         return Ok(());
     };
     let Some((kind, data, data_offset)) = data else {
         return Ok(());
     };
+    // What every point of this metric copies: its resource, scope and descriptor.
+    let shared = item.shared + metric.row_bytes();
     let mut reader = Reader::new(data, data_offset);
     while let Some((field, wire_type)) = reader.next_key("Metric.data")? {
         if field != 1 {
@@ -113,15 +127,20 @@ fn decode_metric<'a>(
             Kind::ExponentialHistogram => decode_exponential_point(arena, bytes, offset),
             Kind::Summary => decode_summary_point(arena, bytes, offset),
         };
-        let Some(point) = sink.judge(point, 1)? else {
-            continue;
+        let point = match point {
+            Ok(point) => point,
+            Err(err) => {
+                sink.reject(err, 1)?;
+                continue;
+            }
         };
         let point = PointRow {
             timestamp_nanos: point.time_unix_nano.unwrap_or(received),
             ..point
         };
         out.append(resource, scope, &metric, &point);
-        sink.check(out.bytes() + arena.allocated_bytes() as u64)?;
+        let bound = ROW_FIXED + shared + ITEM_EXPANSION * bytes.len() as u64;
+        sink.check_bounded(bound, || out.bytes() + arena.allocated_bytes() as u64)?;
     }
     Ok(())
 }

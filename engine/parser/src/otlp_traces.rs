@@ -5,7 +5,7 @@ use bumpalo::Bump;
 use bumpalo::collections::Vec as BumpVec;
 
 use crate::anyvalue::render_key_value;
-use crate::budget::{DecodeBudget, Decoded, OnInvalid, metered};
+use crate::budget::{DecodeBudget, Decoded, ITEM_EXPANSION, OnInvalid, ROW_FIXED, metered};
 use crate::error::Result;
 use crate::otlp_common::{TRACES, id, nanos, non_empty, walk_envelope};
 use crate::traces_builder::{EventRow, LinkRow, SpanRow, TracesBuilder};
@@ -39,13 +39,17 @@ impl OtlpTracesDecoder {
                 arena,
                 request,
                 &TRACES,
-                &mut |resource, scope, bytes, offset| {
-                    let outcome = decode_span(arena, bytes, offset, received);
-                    if let Some(span) = sink.judge(outcome, 1)? {
+                &mut |resource, scope, shared, bytes, offset| match decode_span(
+                    arena, bytes, offset, received,
+                ) {
+                    Ok(span) => {
                         builder.append(resource, scope, &span);
-                        sink.check(builder.bytes() + arena.allocated_bytes() as u64)?;
+                        let bound = ROW_FIXED + shared + ITEM_EXPANSION * bytes.len() as u64;
+                        sink.check_bounded(bound, || {
+                            builder.bytes() + arena.allocated_bytes() as u64
+                        })
                     }
-                    Ok(())
+                    Err(err) => sink.reject(err, 1),
                 },
             )
         });
