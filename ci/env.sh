@@ -7,3 +7,5 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
 # The Python the end-to-end tests run readers with (installed by ci/setup.sh).
 export ICEGATE_PYTHON="${ICEGATE_PYTHON:-$ICEGATE_CACHE/venv/bin/python}"
+# Apache Spark with Iceberg for read-back tests (installed by ci/spark-setup.sh).
+export ICEGATE_SPARK_PYTHON="${ICEGATE_SPARK_PYTHON:-$ICEGATE_CACHE/spark/venv/bin/python}"

@@ -22,6 +22,9 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
 fi
 
+# Apache Spark 3.5 + Iceberg (Java) for read-back tests.
+ci/spark-setup.sh
+
 # Real sample logs (Debian's fail2ban test files) for the datasets crate and benchmarks.
 datasets/fetch-fail2ban.sh
 

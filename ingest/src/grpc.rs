@@ -14,6 +14,7 @@ use tonic::codec::{
 use tonic::codegen::{BoxFuture, Service, StdError, http};
 use tonic::{Code, Status};
 
+use crate::body::{HeldBody, ReservedBody};
 use crate::signal::{
     Encoding, Refused, Signal, decode, decode_refusal, export_response, now_nanos,
 };
@@ -73,7 +74,12 @@ pub struct GrpcState {
 }
 
 impl GrpcState {
-    async fn export(&self, signal: Signal, body: Bytes) -> Result<tonic::Response<Bytes>, Status> {
+    async fn export(
+        &self,
+        signal: Signal,
+        body: Bytes,
+        held: Option<HeldBody>,
+    ) -> Result<tonic::Response<Bytes>, Status> {
         let counters = self.pipeline.metrics().signal(signal);
         let size = body.len() as u64;
         let reject = |status: Status| {
@@ -85,13 +91,20 @@ impl GrpcState {
                 .fetch_add(size, std::sync::atomic::Ordering::Relaxed);
             status
         };
+        // The frames were reserved as they arrived; the message, once inflated, may be larger.
+        if let Some(held) = &held {
+            held.hold(size, self.max_request_size as u64)
+                .map_err(|refusal| reject(retry_later(refusal.reason)))?;
+        }
         let mut budget = self.pipeline.request_budget();
+        let decoded = decode(signal, Encoding::Protobuf, &body, now_nanos(), &mut budget);
+        // The body's memory is free once decoded: the batch holds copies, reserved in `budget`.
+        drop((body, held));
         let Decoded {
             batch,
             rejected,
             first_error,
-        } = decode(signal, Encoding::Protobuf, &body, now_nanos(), &mut budget)
-            .map_err(|err| reject(decode_status(&err)))?;
+        } = decoded.map_err(|err| reject(decode_status(&err)))?;
         if batch.num_rows() == 0
             && let Some(err) = &first_error
         {
@@ -193,7 +206,8 @@ impl tonic::server::UnaryService<Bytes> for Export {
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let state = self.state.clone();
         let signal = self.signal;
-        Box::pin(async move { state.export(signal, request.into_inner()).await })
+        let held = request.extensions().get::<HeldBody>().cloned();
+        Box::pin(async move { state.export(signal, request.into_inner(), held).await })
     }
 }
 
@@ -219,6 +233,15 @@ where
             Ok(response)
         });
     }
+    // Every frame of the body is reserved before tonic buffers it.
+    let held = HeldBody::new(state.pipeline.body_budget());
+    let cap = state.max_request_size as u64;
+    let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(held.clone());
+    let req = http::Request::from_parts(
+        parts,
+        ReservedBody::new(Box::pin(body), held, cap, retry_later),
+    );
     Box::pin(async move {
         let mut accept = EnabledCompressionEncodings::default();
         accept.enable(CompressionEncoding::Gzip);
@@ -297,7 +320,11 @@ pub async fn serve(
         .add_service(TracesService(state.clone()))
         .add_service(MetricsService(state))
         .serve_with_incoming_shutdown(
-            crate::listen::limited_incoming(listener, limits.max_connections),
+            crate::listen::limited_incoming(
+                listener,
+                limits.max_connections,
+                Duration::from_millis(limits.header_read_timeout_ms),
+            ),
             shutdown,
         )
         .await

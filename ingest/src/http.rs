@@ -1,22 +1,23 @@
 //! OTLP/HTTP (`POST /v1/logs|traces|metrics`, protobuf or JSON, optionally gzip), NDJSON log
 //! lines (`POST /v1/ndjson`), and operations (`/healthz`, `/readyz`, `/metrics`).
 
-use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
+use axum::body::Body;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use icegate_parser::{Decoded, NdjsonContext, NdjsonDecoder};
 
+use crate::body::{self as request_body, BodyError};
 use crate::signal::{
     Encoding, Refused, Signal, decode, decode_refusal, export_response, now_nanos, push_varint,
 };
-use icegate_pipeline::{Error as IngestError, Pipeline};
+use icegate_pipeline::{BodyBudget, Error as IngestError, Pipeline};
 
 /// Shared by the handlers.
 #[derive(Clone)]
@@ -43,8 +44,6 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        // Compressed bodies above the limit are refused with 413 before they are read whole.
-        .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(move |request, next| {
             refuse_declared_oversize(limit as u64, request, next)
         }))
@@ -134,38 +133,51 @@ fn content_encoding(headers: &HeaderMap) -> Option<Encoding> {
     }
 }
 
-/// The body, gunzipped if `Content-Encoding: gzip`, refusing to inflate past `limit` bytes
-/// (a gzip bomb stops at the limit, not at memory exhaustion).
-fn decompressed(
+/// The body, received within `max-request-size` and the memory budget, gunzipped if
+/// `Content-Encoding: gzip` (inflating at most to the same limit). Returns the body and how
+/// many bytes arrived on the wire.
+async fn received(
     headers: &HeaderMap,
-    body: Bytes,
+    body: Body,
     limit: u64,
-) -> Result<Bytes, (StatusCode, String)> {
+    budget: &mut BodyBudget,
+) -> Result<(Bytes, usize), (StatusCode, String)> {
     let coding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_ascii_lowercase());
-    match coding.as_deref() {
-        None | Some("") | Some("identity") => Ok(body),
-        Some("gzip") => {
-            let mut out = Vec::new();
-            let mut reader = flate2::read::MultiGzDecoder::new(&body[..]).take(limit + 1);
-            reader
-                .read_to_end(&mut out)
-                .map_err(|err| (StatusCode::BAD_REQUEST, format!("invalid gzip body: {err}")))?;
-            if out.len() as u64 > limit {
-                return Err((
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("body inflates beyond the {limit}-byte limit"),
-                ));
-            }
-            Ok(Bytes::from(out))
+    let gzip = match coding.as_deref() {
+        None | Some("") | Some("identity") => false,
+        Some("gzip") => true,
+        Some(other) => {
+            return Err((
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("unsupported Content-Encoding {other:?}; use gzip or none"),
+            ));
         }
-        Some(other) => Err((
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!("unsupported Content-Encoding {other:?}; use gzip or none"),
-        )),
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let wire = request_body::read(body, declared, limit, budget)
+        .await
+        .map_err(body_status)?;
+    let size = wire.len();
+    if !gzip {
+        return Ok((wire, size));
     }
+    let inflated = request_body::gunzip(&wire, limit, budget).map_err(body_status)?;
+    Ok((inflated, size))
+}
+
+fn body_status(err: BodyError) -> (StatusCode, String) {
+    let status = match &err {
+        BodyError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        BodyError::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
+        BodyError::Invalid(_) => StatusCode::BAD_REQUEST,
+    };
+    (status, err.to_string())
 }
 
 fn ingest_error_response(err: &IngestError, encoding: Encoding) -> Response {
@@ -181,7 +193,7 @@ fn ingest_error_response(err: &IngestError, encoding: Encoding) -> Response {
 async fn export(
     State(state): State<HttpState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
     signal: Signal,
 ) -> Response {
     let counters = state.pipeline.metrics().signal(signal);
@@ -191,28 +203,31 @@ async fn export(
             .bytes_rejected
             .fetch_add(bytes as u64, Ordering::Relaxed);
     };
-    let size = body.len();
     let Some(encoding) = content_encoding(&headers) else {
-        reject(size);
+        reject(0);
         return status_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Encoding::Json,
             "Content-Type must be application/x-protobuf or application/json",
         );
     };
-    let body = match decompressed(&headers, body, state.max_request_size) {
-        Ok(body) => body,
+    let mut held = state.pipeline.body_budget();
+    let (body, size) = match received(&headers, body, state.max_request_size, &mut held).await {
+        Ok(received) => received,
         Err((status, message)) => {
-            reject(size);
+            reject(0);
             return status_response(status, encoding, &message);
         }
     };
     let mut budget = state.pipeline.request_budget();
+    let decoded = decode(signal, encoding, &body, now_nanos(), &mut budget);
+    // The body's memory is free once decoded: the batch holds copies, reserved in `budget`.
+    drop((body, held));
     let Decoded {
         batch,
         rejected,
         first_error,
-    } = match decode(signal, encoding, &body, now_nanos(), &mut budget) {
+    } = match decoded {
         Ok(decoded) => decoded,
         Err(err) => {
             reject(size);
@@ -281,12 +296,12 @@ async fn ndjson(
     State(state): State<HttpState>,
     Query(params): Query<NdjsonParams>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let counters = &state.pipeline.metrics().ndjson;
-    let size = body.len();
-    let body = match decompressed(&headers, body, state.max_request_size) {
-        Ok(body) => body,
+    let mut held = state.pipeline.body_budget();
+    let (body, size) = match received(&headers, body, state.max_request_size, &mut held).await {
+        Ok(received) => received,
         Err((status, message)) => {
             counters.requests_rejected.fetch_add(1, Ordering::Relaxed);
             return status_response(status, Encoding::Json, &message);
@@ -316,8 +331,9 @@ async fn ndjson(
             .push(("service.name".into(), service.clone()));
     }
     let mut budget = state.pipeline.request_budget();
-    let batch = match NdjsonDecoder::new().decode_within(&body, &context, now_nanos(), &mut budget)
-    {
+    let decoded = NdjsonDecoder::new().decode_within(&body, &context, now_nanos(), &mut budget);
+    drop((body, held));
+    let batch = match decoded {
         Ok(batch) => batch,
         Err(err) => {
             counters.requests_rejected.fetch_add(1, Ordering::Relaxed);

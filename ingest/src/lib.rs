@@ -18,6 +18,7 @@
 //!   `Retry-After`; when storage or the catalog is down, flushes retry with backoff while
 //!   ingest keeps filling the WAL up to its budget.
 
+pub mod body;
 pub mod grpc;
 pub mod http;
 pub mod listen;

@@ -162,19 +162,41 @@ impl tonic::transport::server::Connected for Limited {
     }
 }
 
-/// `listener`'s connections for tonic, at most `max_connections` open at once.
+/// `listener`'s connections for tonic, at most `max_connections` open at once; one that
+/// sends nothing within `first_byte_deadline` is closed before tonic sees it (tonic waits
+/// for the HTTP/2 preface without a timer, so silent connections would hold their permits).
 pub fn limited_incoming(
     listener: TcpListener,
     max_connections: usize,
+    first_byte_deadline: Duration,
 ) -> impl futures::Stream<Item = std::io::Result<Limited>> {
     let permits = Arc::new(Semaphore::new(max_connections));
-    futures::stream::unfold((listener, permits), |(listener, permits)| async move {
-        let (stream, permit) = next_connection(&listener, &permits).await;
-        let connection = Limited {
-            stream,
-            _permit: permit,
-        };
-        Some((Ok(connection), (listener, permits)))
+    let (ready, waiting) = tokio::sync::mpsc::channel::<std::io::Result<Limited>>(64);
+    tokio::spawn(async move {
+        loop {
+            let (stream, permit) = tokio::select! {
+                next = next_connection(&listener, &permits) => next,
+                // tonic dropped the stream: it is shutting down.
+                () = ready.closed() => break,
+            };
+            let ready = ready.clone();
+            tokio::spawn(async move {
+                let mut first = [0u8; 1];
+                match tokio::time::timeout(first_byte_deadline, stream.peek(&mut first)).await {
+                    Ok(Ok(n)) if n > 0 => {}
+                    _ => return,
+                }
+                let connection = Limited {
+                    stream,
+                    _permit: permit,
+                };
+                let _ = ready.send(Ok(connection)).await;
+            });
+        }
+    });
+    futures::stream::unfold(waiting, |mut waiting| async move {
+        let connection = waiting.recv().await?;
+        Some((connection, waiting))
     })
 }
 

@@ -134,6 +134,11 @@ pub fn render(pipeline: &Pipeline) -> String {
             &metrics.wal_holes,
         ),
         (
+            "icegate_wal_descriptor_waits_total",
+            "Pauses of WAL segment creation for want of a file descriptor (EMFILE, ENFILE).",
+            &metrics.wal_descriptor_waits,
+        ),
+        (
             "icegate_wal_regressions_total",
             "Tables whose watermark was at or past the WAL's start (restored or regressed WAL).",
             &metrics.wal_regressions,
@@ -156,7 +161,7 @@ pub fn render(pipeline: &Pipeline) -> String {
         ),
         (
             "icegate_batch_memory_bytes",
-            "Bytes of batches held in memory.",
+            "Bytes reserved in memory: request bodies being read, decoded batches, batches waiting for their table.",
             &metrics.batch_memory_bytes,
         ),
     ] {

@@ -3,10 +3,14 @@
 
 mod support;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
+use std::time::Duration;
 
 use support::{
-    Icegate, catalog_expression, free_port, http, http_with, metric_value, python, run_python,
+    Icegate, catalog_expression, free_port, http, http_with, logs_rows, metric_value, peak_rss,
+    python, run_python, wait_until,
 };
 
 /// A protobuf length-delimited field.
@@ -52,14 +56,6 @@ fn big_resource(bytes: usize) -> Vec<Vec<u8>> {
         .map(|i| key_value(format!("k8s.label.{i:04}").as_bytes(), &"v".repeat(48)))
         .chain([key_value(b"service.name", "amplified")])
         .collect()
-}
-
-/// The server's peak resident memory (VmHWM), in bytes.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
 }
 
 const MAX_MEMORY: u64 = 256 << 20;
@@ -191,14 +187,7 @@ fn amplifying_requests_are_refused_within_memory_and_the_node_stays_ready() {
         8192
     );
     server.stop();
-    let report = run_python(
-        &python,
-        &format!(
-            "import json\ncatalog = {}\nprint(json.dumps({{'rows': catalog.load_table('default.logs').scan().to_arrow().num_rows}}))",
-            catalog_expression(&data_dir)
-        ),
-    );
-    assert_eq!(report["rows"], 8192, "{report}");
+    assert_eq!(logs_rows(&python, &data_dir), 8192);
 }
 
 #[test]
@@ -288,4 +277,80 @@ fn invalid_records_are_left_out_and_the_rest_of_the_export_is_stored() {
         .collect();
     expected.sort();
     assert_eq!(report, serde_json::json!(expected));
+}
+
+/// 64 clients each declare an 8 MiB body and send 6 MiB of it (384 MiB in flight against a
+/// 256 MiB `max-memory`): bodies are reserved before they are read, so the clients that
+/// do not fit are answered 429 at once, the server's memory stays within the budget plus
+/// the margin, and once the clients go the memory is free and requests succeed again.
+#[test]
+fn bodies_in_flight_are_reserved_before_they_are_read() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let (port, grpc_port) = (free_port(), free_port());
+    let server = start(&data_dir, port, grpc_port);
+    let pid = server.child.id();
+    const DECLARED: usize = 8 << 20;
+    const SENT: usize = 6 << 20;
+    let chunk = vec![0u8; 64 << 10];
+    let (mut refused, mut sending) = (0, Vec::new());
+    for _ in 0..64 {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let head = format!(
+            "POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Length: {DECLARED}\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        // A refusal comes before any body byte is read: look for it first.
+        let mut answer = [0u8; 12];
+        match stream.read(&mut answer) {
+            Ok(n) if n > 0 => {
+                let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+                assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+                refused += 1;
+                continue;
+            }
+            Ok(_) => panic!("closed without an answer"),
+            Err(err) => assert!(
+                matches!(
+                    err.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "{err}"
+            ),
+        }
+        for _ in 0..SENT / chunk.len() {
+            stream.write_all(&chunk).unwrap();
+        }
+        sending.push(stream);
+    }
+    let peak = peak_rss(pid);
+    eprintln!(
+        "{} bodies in flight, {refused} refused; peak RSS {} MiB",
+        sending.len(),
+        peak >> 20
+    );
+    // What fits: max-memory over the declared size, less what the server holds otherwise.
+    let fits = (MAX_MEMORY as usize) / DECLARED;
+    assert!(sending.len() <= fits, "{} bodies held", sending.len());
+    assert!(refused >= 64 - fits, "{refused} refused");
+    assert!(peak < MAX_MEMORY + MARGIN, "peak RSS {} MiB", peak >> 20);
+    drop(sending);
+    wait_until(
+        "the bodies' memory is given back",
+        Duration::from_secs(10),
+        || metric_value(port, "icegate_batch_memory_bytes") == 0,
+    );
+    assert_eq!(http(port, "GET", "/readyz", "", b"").unwrap().0, 200);
+    let records =
+        (0..100).map(|n| message([(5, message([(1, format!("after-{n}").into_bytes())]))]));
+    let request = logs_request(&big_resource(64), records);
+    let (status, answer) =
+        http(port, "POST", "/v1/logs", "application/x-protobuf", &request).unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    server.stop();
+    assert_eq!(logs_rows(&python, &data_dir), 100);
 }

@@ -23,6 +23,9 @@ pub struct FaultPlan {
     pub fail_sync_dir: AtomicU64,
     /// A failing append first writes half its buffer (a torn write).
     pub torn_append: AtomicBool,
+    /// The next this many segment creations fail with EMFILE (a descriptor shortage that
+    /// passes), before `fail_create` is consulted.
+    pub emfile_creates: AtomicU64,
     appends: AtomicU64,
     syncs: AtomicU64,
     creates: AtomicU64,
@@ -37,6 +40,7 @@ impl Default for FaultPlan {
             fail_create: AtomicU64::new(u64::MAX),
             fail_sync_dir: AtomicU64::new(u64::MAX),
             torn_append: AtomicBool::new(false),
+            emfile_creates: AtomicU64::new(0),
             appends: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
             creates: AtomicU64::new(0),
@@ -80,6 +84,15 @@ impl FaultyIo {
 
 impl WalIo for FaultyIo {
     fn create_segment(&self, path: &Path) -> io::Result<Box<dyn SegmentWriter>> {
+        let shortage =
+            self.plan
+                .emfile_creates
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    left.checked_sub(1)
+                });
+        if shortage.is_ok() {
+            return Err(io::Error::from_raw_os_error(libc::EMFILE));
+        }
         if hit(&self.plan.creates, &self.plan.fail_create) {
             return Err(injected("create segment"));
         }

@@ -35,6 +35,8 @@ struct Shared {
     progress: watch::Sender<Progress>,
     /// Data fsyncs issued by the writer thread (group commits, rotations, interval syncs).
     fsyncs: AtomicU64,
+    /// Pauses of segment creation while the process was out of descriptors.
+    descriptor_waits: AtomicU64,
     /// Holds the advisory lock on `dir/LOCK` for the log's lifetime.
     _lock: File,
     /// The directory, open for the log's lifetime: syncing it never needs a new descriptor.
@@ -141,6 +143,9 @@ pub struct WalStats {
     pub segments: usize,
     /// Data fsyncs since the log was opened: with group commit, fewer than appends.
     pub fsyncs: u64,
+    /// Times segment creation paused for want of a file descriptor (EMFILE, ENFILE) since
+    /// the log was opened.
+    pub descriptor_waits: u64,
 }
 
 impl Wal {
@@ -174,6 +179,7 @@ impl Wal {
         let report = recovered.report;
         let mut segments: VecDeque<SegmentMeta> = recovered.segments.into();
 
+        let descriptor_waits = AtomicU64::new(0);
         let active: Box<dyn SegmentWriter> = match segments.back() {
             Some(last) => {
                 let path = segment_path(&dir, last.first_seq);
@@ -181,7 +187,8 @@ impl Wal {
                     .map_err(|err| Error::io(&path, err))?
             }
             None => {
-                let writer = create_segment(&*io, &dir, &dir_handle, report.next_seq)?;
+                let writer =
+                    create_segment(&*io, &dir, &dir_handle, report.next_seq, &descriptor_waits)?;
                 segments.push_back(SegmentMeta {
                     first_seq: report.next_seq,
                     len: SEGMENT_HEADER_LEN as u64,
@@ -212,6 +219,7 @@ impl Wal {
             work: Condvar::new(),
             progress,
             fsyncs: AtomicU64::new(0),
+            descriptor_waits,
             _lock: lock,
             dir_handle,
         });
@@ -450,6 +458,7 @@ impl Wal {
             disk_bytes: state.disk_bytes,
             segments: state.segments.len(),
             fsyncs: self.shared.fsyncs.load(Ordering::Relaxed),
+            descriptor_waits: self.shared.descriptor_waits.load(Ordering::Relaxed),
         }
     }
 
@@ -547,9 +556,11 @@ fn create_segment(
     dir: &Path,
     dir_handle: &File,
     first_seq: u64,
+    descriptor_waits: &AtomicU64,
 ) -> Result<Box<dyn SegmentWriter>> {
     let path = segment_path(dir, first_seq);
-    let mut writer = create_file(io, &path).map_err(|err| Error::io(&path, err))?;
+    let mut writer =
+        create_file(io, &path, descriptor_waits).map_err(|err| Error::io(&path, err))?;
     writer
         .append_and_sync(&encode_header(first_seq))
         .map_err(|err| Error::io(&path, err))?;
@@ -564,7 +575,11 @@ const DESCRIPTOR_WAIT: Duration = Duration::from_secs(10);
 
 /// Creates the segment file, retrying while the process or system is out of descriptors:
 /// the shortage passes when connections close, and must not stop the log for good.
-fn create_file(io: &dyn WalIo, path: &Path) -> std::io::Result<Box<dyn SegmentWriter>> {
+fn create_file(
+    io: &dyn WalIo,
+    path: &Path,
+    waits: &AtomicU64,
+) -> std::io::Result<Box<dyn SegmentWriter>> {
     let started = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
@@ -573,6 +588,7 @@ fn create_file(io: &dyn WalIo, path: &Path) -> std::io::Result<Box<dyn SegmentWr
                 if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
                     && started.elapsed() < DESCRIPTOR_WAIT =>
             {
+                waits.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(path = %path.display(), "out of file descriptors creating a WAL segment; retrying");
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(100));
@@ -722,6 +738,7 @@ impl WriterThread {
             &self.shared.dir,
             &self.shared.dir_handle,
             first_seq,
+            &self.shared.descriptor_waits,
         )?;
         self.active_first_seq = first_seq;
         Ok(())

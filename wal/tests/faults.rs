@@ -124,6 +124,25 @@ async fn failed_segment_creation_loses_no_acknowledged_record() {
     check(Fault::Create).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_descriptor_shortage_at_rotation_is_waited_out_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = Arc::new(FaultPlan::default());
+    let io = Arc::new(FaultyIo::new(Arc::new(StdIo), plan.clone()));
+    let (wal, _) = Wal::open_with_io(dir.path(), tiny_config(SyncPolicy::Always), io).unwrap();
+    plan.emfile_creates.store(3, Ordering::SeqCst);
+    for seq in 0..40 {
+        wal.append_durable(&payload_for(seq)).await.unwrap();
+    }
+    let stats = wal.stats();
+    assert!(stats.segments > 1, "the appends rotated: {stats:?}");
+    assert_eq!(plan.emfile_creates.load(Ordering::SeqCst), 0);
+    assert_eq!(stats.descriptor_waits, 3, "{stats:?}");
+    drop(wal);
+    let (reopened, _) = Wal::open(dir.path(), tiny_config(SyncPolicy::Always)).unwrap();
+    assert_eq!(reopened.stats().next_seq, 40, "every record is on disk");
+}
+
 #[tokio::test]
 async fn failed_directory_sync_during_truncation_is_reported() {
     let dir = tempfile::tempdir().unwrap();

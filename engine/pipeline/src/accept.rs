@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::record;
-use crate::request_budget::RequestBudget;
+use crate::request_budget::{BodyBudget, RequestBudget};
 use crate::signal::{Signal, Tables};
 use crate::status::{Health, Metrics, ReplayState};
 use crate::tracker::Tracker;
@@ -76,9 +76,13 @@ impl Pipeline {
 
     /// Updates the gauges (WAL bytes, batch memory) from their sources.
     pub fn refresh_gauges(&self) {
+        let wal = self.wal.stats();
         self.metrics
             .wal_bytes
-            .store(self.wal.stats().disk_bytes, Ordering::Relaxed);
+            .store(wal.disk_bytes, Ordering::Relaxed);
+        self.metrics
+            .wal_descriptor_waits
+            .store(wal.descriptor_waits, Ordering::Relaxed);
         self.metrics
             .batch_memory_bytes
             .store(self.budget.used(), Ordering::Relaxed);
@@ -129,6 +133,11 @@ impl Pipeline {
     /// before the decoder allocates it, up to what one table may hold.
     pub fn request_budget(&self) -> RequestBudget {
         RequestBudget::new(self.budget.reserve(0), self.table_memory_share)
+    }
+
+    /// A budget for one request's bytes as they are received and inflated.
+    pub fn body_budget(&self) -> BodyBudget {
+        BodyBudget::new(self.budget.reserve(0))
     }
 
     /// [`Pipeline::accept_decoded`] for a batch decoded without a request budget.

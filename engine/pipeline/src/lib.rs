@@ -52,7 +52,7 @@ pub use lake::{Commit, CommitOutcome, LakeSink, Watermark};
 pub use lane::RetryPolicy;
 pub use memory_lake::{MemoryLake, MemoryStaged, MemoryTable};
 pub use quarantine::Quarantine;
-pub use request_budget::RequestBudget;
+pub use request_budget::{BODY_STEP, BodyBudget, RequestBudget};
 pub use signal::{Signal, Tables};
 pub use tracker::Tracker;
 

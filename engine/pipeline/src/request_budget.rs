@@ -1,5 +1,5 @@
-//! The memory one request may decode to, reserved from the pipeline's budget before the
-//! decoder allocates it.
+//! The memory one request may hold — its bytes as received and inflated, and what they
+//! decode to — reserved from the pipeline's budget before it is allocated.
 
 use icegate_batcher::Reservation;
 use icegate_parser::{DecodeBudget, Refusal};
@@ -61,6 +61,53 @@ impl DecodeBudget for RequestBudget {
     }
 }
 
+/// Memory for a request's bytes as they arrive (and as they inflate), reserved from the
+/// pipeline's [`icegate_batcher::MemoryBudget`] before each chunk is kept: bodies in flight
+/// on every connection compete for the same memory as decoded batches, so a flood of large
+/// or slow requests is answered 429 instead of growing the heap. Size limits (413) are the
+/// reader's; this refuses only while the memory is busy (retryable).
+#[derive(Debug)]
+pub struct BodyBudget {
+    reservation: Reservation,
+}
+
+impl BodyBudget {
+    /// Holds body bytes in `reservation` (usually empty; from the pipeline's budget).
+    pub fn new(reservation: Reservation) -> Self {
+        Self { reservation }
+    }
+
+    /// Bytes reserved right now.
+    pub fn reserved(&self) -> u64 {
+        self.reservation.bytes()
+    }
+
+    /// Makes sure at least `bytes` are reserved, growing ahead (doubling, from
+    /// [`BODY_STEP`], never past `cap`) so a body arriving in many small frames takes few
+    /// steps; falls back to exactly `bytes` when the step ahead does not fit.
+    pub fn hold(&mut self, bytes: u64, cap: u64) -> Result<(), Refusal> {
+        if bytes <= self.reservation.bytes() {
+            return Ok(());
+        }
+        let ahead = bytes
+            .max(self.reservation.bytes().saturating_mul(2))
+            .max(BODY_STEP)
+            .min(cap.max(bytes));
+        if self.reservation.try_resize(ahead) || self.reservation.try_resize(bytes) {
+            return Ok(());
+        }
+        Err(Refusal {
+            retryable: true,
+            reason: format!(
+                "receiving {bytes} more bytes would pass ingest's memory budget now; retry later"
+            ),
+        })
+    }
+}
+
+/// Smallest step a body's reservation grows by.
+pub const BODY_STEP: u64 = 64 << 10;
+
 #[cfg(test)]
 mod tests {
     use icegate_batcher::MemoryBudget;
@@ -83,6 +130,31 @@ mod tests {
         drop(held);
         assert!(request.grant(3 << 20).unwrap() >= 3 << 20);
         drop(request);
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn body_holds_grow_ahead_within_the_cap_and_refuse_while_busy() {
+        let budget = MemoryBudget::new(1 << 20);
+        let mut body = BodyBudget::new(budget.reserve(0));
+        body.hold(10, 1 << 20).unwrap();
+        assert_eq!(
+            body.reserved(),
+            BODY_STEP,
+            "grows by a step, not by the frame"
+        );
+        body.hold(BODY_STEP + 1, 100 << 10).unwrap();
+        assert_eq!(body.reserved(), 100 << 10, "never past the cap");
+        let held = budget.reserve((1 << 20) - (150 << 10));
+        body.hold(140 << 10, 1 << 20).unwrap();
+        assert_eq!(
+            body.reserved(),
+            140 << 10,
+            "exactly what is needed when ahead fails"
+        );
+        let busy = body.hold(200 << 10, 1 << 20).unwrap_err();
+        assert!(busy.retryable, "{busy:?}");
+        drop((held, body));
         assert_eq!(budget.used(), 0);
     }
 }

@@ -84,6 +84,8 @@ pub struct Metrics {
     /// Tables whose watermark was at or past this WAL's start (a regressed or restored WAL).
     pub wal_regressions: AtomicU64,
     pub wal_bytes: AtomicU64,
+    /// Pauses of WAL segment creation for want of a file descriptor (from the WAL's stats).
+    pub wal_descriptor_waits: AtomicU64,
     pub batch_memory_bytes: AtomicU64,
     pub flush_seconds: Histogram,
     pub commit_seconds: Histogram,

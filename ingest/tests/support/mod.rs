@@ -24,6 +24,65 @@ pub fn python() -> Option<PathBuf> {
     path
 }
 
+/// The Python of the Spark install (`ci/spark-setup.sh`), like [`python`]: required under CI.
+pub fn spark_python() -> Option<PathBuf> {
+    let path = std::env::var_os("ICEGATE_SPARK_PYTHON")
+        .map(PathBuf::from)
+        .filter(|p| p.exists());
+    if path.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ICEGATE_SPARK_PYTHON is not set up; run ci/setup.sh"
+        );
+        eprintln!("skipping the Spark read: ICEGATE_SPARK_PYTHON is not set (run ci/setup.sh)");
+    }
+    path
+}
+
+/// Rows of `columns` of `table` as Apache Spark 3.5 reads them through a JDBC Iceberg
+/// catalog over the server's SQLite catalog (`support/spark_read.py`).
+pub fn spark_rows(
+    spark_python: &Path,
+    data_dir: &Path,
+    table: &str,
+    columns: &str,
+) -> serde_json::Value {
+    let output = Command::new(spark_python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/spark_read.py"))
+        .arg(data_dir.join("catalog.db"))
+        .arg(data_dir.join("warehouse"))
+        .arg(table)
+        .arg(columns)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "Spark failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// A process's peak resident memory (VmHWM), in bytes.
+pub fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+/// Rows in `default.logs`, as PyIceberg counts them.
+pub fn logs_rows(python: &Path, data_dir: &Path) -> u64 {
+    let report = run_python(
+        python,
+        &format!(
+            "import json\ncatalog = {}\nprint(json.dumps({{'rows': catalog.load_table('default.logs').scan().to_arrow().num_rows}}))",
+            catalog_expression(data_dir)
+        ),
+    );
+    report["rows"].as_u64().unwrap()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
