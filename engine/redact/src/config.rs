@@ -62,13 +62,13 @@ pub struct CustomPattern {
 ///
 /// ```toml
 /// enabled = true
-/// detectors = ["email", "payment-card", "bearer-token", "api-key"]  # also: "basic-auth", "ipv4", "ipv6"
+/// detectors = ["email", "payment-card", "bearer-token", "api-key", "basic-auth"]  # also: "ipv4", "ipv6"
 /// custom = []                    # e.g. [{ name = "employee-id", pattern = "EMP-[0-9]{6}" }]
 /// mode = "mask"                  # mask | hash
 /// hash-key = ""                  # required with mode = "hash" (at least 16 bytes)
-/// columns = ["body"]             # string columns to scan (also "status_message", "events.name")
-/// attribute-columns = ["attributes"]  # maps: values scanned, drop-keys applied (also
-///                      # "resource_attributes", "scope_attributes", "events.attributes", "links.attributes")
+/// columns = ["body", "status_message"]  # string columns to scan (also e.g. "events.name")
+/// attribute-columns = ["attributes", "resource_attributes", "scope_attributes",
+///                      "events.attributes", "links.attributes"]  # maps: values scanned, drop-keys applied
 /// drop-keys = ["password", "passwd", "secret", "authorization", "cookie", "set-cookie"]
 /// ```
 ///
@@ -79,8 +79,8 @@ pub struct CustomPattern {
 pub struct RedactConfig {
     /// Whether redaction runs at all. Default: `true`.
     pub enabled: bool,
-    /// Built-in detectors to run. Default: email, payment-card, bearer-token, api-key
-    /// (add basic-auth for HTTP Basic and URL credentials).
+    /// Built-in detectors to run. Default: email, payment-card, bearer-token, api-key,
+    /// basic-auth (HTTP Basic credentials and `user:password@` in URLs).
     pub detectors: Vec<Detector>,
     /// Extra patterns. Default: none.
     pub custom: Vec<CustomPattern>,
@@ -89,12 +89,12 @@ pub struct RedactConfig {
     /// Secret for `hash` mode. Default: empty (then `hash` mode is refused).
     pub hash_key: String,
     /// String columns to scan; `list.field` names a string field inside a list of structs
-    /// (`events.name`). Columns a table does not have are skipped. Default: `["body"]`
-    /// (add `status_message` for span status messages).
+    /// (`events.name`). Columns a table does not have are skipped. Default: `["body",
+    /// "status_message"]` (log bodies, span status messages).
     pub columns: Vec<String>,
     /// Attribute-map columns whose values are scanned and whose keys `drop-keys` applies to;
     /// `list.field` names a map inside a list of structs (span events and links). Default:
-    /// `["attributes"]`; every map column: `["attributes", "resource_attributes",
+    /// every map the tables have: `["attributes", "resource_attributes",
     /// "scope_attributes", "events.attributes", "links.attributes"]`.
     pub attribute_columns: Vec<String>,
     /// Attribute keys removed outright, ignoring case: an entry matches the whole key or its
@@ -124,12 +124,21 @@ impl Default for RedactConfig {
                 Detector::PaymentCard,
                 Detector::BearerToken,
                 Detector::ApiKey,
+                Detector::BasicAuth,
             ],
             custom: Vec::new(),
             mode: RedactMode::Mask,
             hash_key: String::new(),
-            columns: vec!["body".into()],
-            attribute_columns: vec!["attributes".into()],
+            columns: vec!["body".into(), "status_message".into()],
+            attribute_columns: [
+                "attributes",
+                "resource_attributes",
+                "scope_attributes",
+                "events.attributes",
+                "links.attributes",
+            ]
+            .map(String::from)
+            .to_vec(),
             drop_keys: [
                 "password",
                 "passwd",
