@@ -102,9 +102,11 @@ pub async fn serve_http(
     graceful.shutdown().await;
 }
 
-/// A connection holding one of the listener's permits until it closes.
+/// A connection holding one of the listener's permits until it closes; `prefix` holds bytes
+/// already read from it (the HTTP/2 preface), handed out before the socket's.
 pub struct Limited {
     stream: TcpStream,
+    prefix: Vec<u8>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -114,9 +116,18 @@ impl AsyncRead for Limited {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
+        if !self.prefix.is_empty() {
+            let n = self.prefix.len().min(buf.remaining());
+            buf.put_slice(&self.prefix[..n]);
+            self.prefix.drain(..n);
+            return Poll::Ready(Ok(()));
+        }
         std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
+
+/// What every HTTP/2 connection starts with (RFC 9113 §3.4).
+const HTTP2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 impl AsyncWrite for Limited {
     fn poll_write(
@@ -163,12 +174,13 @@ impl tonic::transport::server::Connected for Limited {
 }
 
 /// `listener`'s connections for tonic, at most `max_connections` open at once; one that
-/// sends nothing within `first_byte_deadline` is closed before tonic sees it (tonic waits
-/// for the HTTP/2 preface without a timer, so silent connections would hold their permits).
+/// has not sent the whole HTTP/2 preface within `preface_deadline`, or sends something else,
+/// is closed before tonic sees it (tonic waits for the preface without a timer, so silent or
+/// trickling connections would hold their permits).
 pub fn limited_incoming(
     listener: TcpListener,
     max_connections: usize,
-    first_byte_deadline: Duration,
+    preface_deadline: Duration,
 ) -> impl futures::Stream<Item = std::io::Result<Limited>> {
     let permits = Arc::new(Semaphore::new(max_connections));
     let (ready, waiting) = tokio::sync::mpsc::channel::<std::io::Result<Limited>>(64);
@@ -181,13 +193,17 @@ pub fn limited_incoming(
             };
             let ready = ready.clone();
             tokio::spawn(async move {
-                let mut first = [0u8; 1];
-                match tokio::time::timeout(first_byte_deadline, stream.peek(&mut first)).await {
-                    Ok(Ok(n)) if n > 0 => {}
+                use tokio::io::AsyncReadExt;
+                let mut stream = stream;
+                let mut preface = vec![0u8; HTTP2_PREFACE.len()];
+                match tokio::time::timeout(preface_deadline, stream.read_exact(&mut preface)).await
+                {
+                    Ok(Ok(_)) if preface == HTTP2_PREFACE => {}
                     _ => return,
                 }
                 let connection = Limited {
                     stream,
+                    prefix: preface,
                     _permit: permit,
                 };
                 let _ = ready.send(Ok(connection)).await;

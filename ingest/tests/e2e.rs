@@ -773,7 +773,7 @@ print(json.dumps({{"rows": rows.num_rows, "distinct": len(set(rows["body"].to_py
 }
 
 /// 5,000 connections that trickle their headers and never finish them, or never send a
-/// byte, and 500 gRPC connections that never send the HTTP/2 preface, while a normal client
+/// byte, and 500 gRPC connections that never finish the HTTP/2 preface, while a normal client
 /// keeps sending: every normal request is answered, and the server closes the slow
 /// connections once their header deadline passes.
 #[test]
@@ -803,9 +803,13 @@ fn slow_header_connections_are_closed_and_never_starve_normal_clients() {
         }
         slow.push(stream);
     }
-    // Silent connections to the gRPC port too (no HTTP/2 preface).
-    for _ in 0..500 {
-        slow.push(TcpStream::connect(("127.0.0.1", grpc_port)).unwrap());
+    // And to the gRPC port: half send the start of the HTTP/2 preface, half nothing.
+    for i in 0..500 {
+        let mut stream = TcpStream::connect(("127.0.0.1", grpc_port)).unwrap();
+        if i % 2 == 0 {
+            stream.write_all(b"PRI * HTTP/2.0\r\n").unwrap();
+        }
+        slow.push(stream);
     }
     let started = Instant::now();
     let mut answered = 0;

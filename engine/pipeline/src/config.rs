@@ -86,7 +86,7 @@ impl Default for IngestConfig {
 /// ```toml
 /// [listen]
 /// max-connections = 4096          # per listener; more wait in the kernel's backlog
-/// header-read-timeout-ms = 10000  # HTTP/1 headers, and any connection's first byte
+/// header-read-timeout-ms = 10000  # HTTP/1 headers, a first byte, gRPC's HTTP/2 preface
 /// request-timeout-ms = 60000      # a whole request, body included (HTTP 408, gRPC deadline)
 /// max-concurrent-streams = 128    # per HTTP/2 (and gRPC) connection
 /// ```
@@ -95,8 +95,9 @@ impl Default for IngestConfig {
 pub struct ListenConfig {
     /// Connections served at once per listener. Default: 4096.
     pub max_connections: usize,
-    /// Time a client has to send all request headers (HTTP/1), and any new connection
-    /// (HTTP/2, gRPC) its first byte; else it is closed. Default: 10 000 ms.
+    /// Time a client has to send all request headers (HTTP/1), a new connection its first
+    /// byte, and a gRPC connection the whole HTTP/2 preface; else it is closed.
+    /// Default: 10 000 ms.
     pub header_read_timeout_ms: u64,
     /// Time for a whole request, body included. Default: 60 000 ms.
     pub request_timeout_ms: u64,
