@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README: "run all tests"): installs what the tests need, then
 # format check, clippy, the test suite (nextest), doc tests, a warning-free docs build and the
-# instruction-count regression gate on the hot paths (Callgrind; bench-harness/instructions.json).
+# instruction-count regression gate on the hot paths (Callgrind; bench-harness/instructions.json)
+# and short fuzz runs of the decoders and the WAL under an RSS limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source ci/env.sh
@@ -33,5 +34,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 step "instruction-count gate (hot paths under Callgrind, 2 % tolerance)"
 cargo build --workspace --locked --bins --quiet
 "$CARGO_TARGET_DIR/debug/bench-harness" gate
+
+step "fuzz: cargo check of every target, 15 s of each decoder and WAL recovery"
+ci/fuzz.sh --ci 15
 
 step "all checks passed"
