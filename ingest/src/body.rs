@@ -36,10 +36,11 @@ pub async fn read(
     budget: &mut BodyBudget,
 ) -> Result<Bytes, BodyError> {
     let declared = declared.filter(|&len| len <= limit);
-    if let Some(len) = declared {
-        budget
-            .hold(len, limit)
-            .map_err(|r| BodyError::Busy(r.reason))?;
+    if let Some(len) = declared
+        && let Err(refusal) = budget.hold(len, limit)
+    {
+        discard(body, limit);
+        return Err(BodyError::Busy(refusal.reason));
     }
     let mut out = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
     while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
@@ -53,12 +54,37 @@ pub async fn read(
                 "the body is over the {limit}-byte request limit (max-request-size)"
             )));
         }
-        budget
-            .hold(len, limit)
-            .map_err(|r| BodyError::Busy(r.reason))?;
+        if let Err(refusal) = budget.hold(len, limit) {
+            drop(out);
+            discard(body, limit - len);
+            return Err(BodyError::Busy(refusal.reason));
+        }
         out.extend_from_slice(&data);
     }
     Ok(out.freeze())
+}
+
+/// How long the rest of a refused body is read and dropped.
+const DISCARD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads and drops what is left of a refused body in the background (at most `limit` bytes
+/// within [`DISCARD_DEADLINE`], no memory kept) while the answer goes out: an HTTP/1 client
+/// still sending when the server answers and closes sees a reset, not the answer (429, 415),
+/// and would not know to back off or to fix its request.
+pub fn discard(mut body: axum::body::Body, limit: u64) {
+    tokio::spawn(tokio::time::timeout(DISCARD_DEADLINE, async move {
+        let mut seen = 0u64;
+        while let Some(Ok(frame)) =
+            std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            if let Some(data) = frame.data_ref() {
+                seen += data.len() as u64;
+                if seen > limit {
+                    return;
+                }
+            }
+        }
+    }));
 }
 
 /// Inflates a gzip body (members concatenated, as `MultiGzDecoder` reads them) to at most

@@ -150,6 +150,7 @@ async fn received(
         None | Some("") | Some("identity") => false,
         Some("gzip") => true,
         Some(other) => {
+            request_body::discard(body, limit);
             return Err((
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("unsupported Content-Encoding {other:?}; use gzip or none"),
@@ -205,6 +206,7 @@ async fn export(
     };
     let Some(encoding) = content_encoding(&headers) else {
         reject(0);
+        request_body::discard(body, state.max_request_size);
         return status_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Encoding::Json,

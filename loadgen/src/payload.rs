@@ -2,7 +2,8 @@
 //!
 //! Every request carries the resource attribute `loadgen.request` (NDJSON: the
 //! `X-Icegate-Attribute-loadgen.request` header) whose 16-character value is
-//! `<run id: 8 hex><request number: 8 hex>`. Payloads are generated with a placeholder of the
+//! `<run id: 8 digits><request number: 8 digits>`, each digit a nibble written as a letter
+//! `a`–`p` (see [`request_id_text`]). Payloads are generated with a placeholder of the
 //! same length, and each send patches the placeholder's offsets with the request's id: the
 //! encoding stays valid (the length does not change) and `--verify` can count, per request,
 //! what the table holds. gzip HTTP payloads are compressed once, ahead of the run, so their
@@ -50,9 +51,25 @@ impl Payload {
     }
 }
 
-/// The 16 hex digits a request is named by.
+/// The 16 characters a request is named by: its id's nibbles, high first, as the letters
+/// `a`–`p`. Not hex digits: an id whose hex digits are all decimal passes for a card number
+/// (16 digits, one in ten with a valid Luhn sum) and redaction would rightly mask it.
 pub fn request_id_text(request_id: u64) -> String {
-    format!("{request_id:016x}")
+    (0..16)
+        .rev()
+        .map(|nibble| char::from(b'a' + ((request_id >> (nibble * 4)) & 0xf) as u8))
+        .collect()
+}
+
+/// The id [`request_id_text`] wrote, or `None` for any other text.
+pub fn parse_request_id(text: &str) -> Option<u64> {
+    if text.len() != 16 {
+        return None;
+    }
+    text.bytes().try_fold(0u64, |id, b| match b {
+        b'a'..=b'p' => Some(id << 4 | u64::from(b - b'a')),
+        _ => None,
+    })
 }
 
 /// Why payloads could not be made.
@@ -216,10 +233,25 @@ mod tests {
                 .find(|kv| kv.key == REQUEST_ATTRIBUTE)
                 .unwrap();
             let value = format!("{:?}", marker.value);
-            assert!(value.contains("deadbeef00000007"), "{value}");
+            assert!(
+                value.contains(&request_id_text(0xdead_beef_0000_0007)),
+                "{value}"
+            );
             records += resource.scope_logs[0].log_records.len();
         }
         assert_eq!(records as u64, payloads[1].records);
+    }
+
+    #[test]
+    fn request_ids_are_letters_and_read_back() {
+        for id in [0, 42, 0x1234_5678_0000_0009, u64::MAX] {
+            let text = request_id_text(id);
+            assert!(text.bytes().all(|b| b.is_ascii_lowercase()), "{text}");
+            assert_eq!(parse_request_id(&text), Some(id));
+        }
+        assert_eq!(request_id_text(42), "aaaaaaaaaaaaaack");
+        assert_eq!(parse_request_id("000000000000002a"), None);
+        assert_eq!(parse_request_id("aaaa"), None);
     }
 
     #[test]
@@ -227,7 +259,7 @@ mod tests {
         let payloads = generate(&spec(Protocol::HttpJson), 0).unwrap();
         let body = payloads[0].body_for(42);
         let text = std::str::from_utf8(&body).unwrap();
-        assert!(text.contains("000000000000002a") && !text.contains("LOADGEN-REQUEST!"));
+        assert!(text.contains("aaaaaaaaaaaaaack") && !text.contains("LOADGEN-REQUEST!"));
         let gzipped = generate(
             &LoadSpec {
                 gzip: true,

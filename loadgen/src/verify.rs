@@ -143,7 +143,7 @@ async fn count_by_request(
     if table.metadata().current_snapshot().is_none() {
         return Ok(counts);
     }
-    let prefix = format!("{run_id:08x}");
+    let prefix = crate::payload::request_id_text(run_id << 32)[..8].to_string();
     let mut stream = table
         .scan()
         .select(["resource_attributes"])
@@ -165,9 +165,8 @@ async fn count_by_request(
             for entry in offsets[row] as usize..offsets[row + 1] as usize {
                 if keys.value(entry) == REQUEST_ATTRIBUTE && values.is_valid(entry) {
                     let value = values.value(entry);
-                    if value.len() == 16
-                        && value.starts_with(&prefix)
-                        && let Ok(id) = u64::from_str_radix(value, 16)
+                    if value.starts_with(&prefix)
+                        && let Some(id) = crate::payload::parse_request_id(value)
                     {
                         *counts.entry(id).or_insert(0) += 1;
                     }

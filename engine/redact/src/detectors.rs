@@ -33,7 +33,7 @@ pub(crate) fn pattern(detector: Detector) -> &'static str {
 /// Whether a candidate really is what `detector` looks for.
 pub(crate) fn is_valid(detector: Detector, candidate: &str) -> bool {
     match detector {
-        Detector::PaymentCard => luhn(candidate),
+        Detector::PaymentCard => payment_card(candidate),
         // The regex also finds times like 12:34:56; the address parser does not accept them.
         Detector::Ipv6 => candidate
             .split('%')
@@ -81,6 +81,14 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// A card number: a major industry identifier that issues payment cards (1 airlines,
+/// 2 and 5 Mastercard, 3 Amex/JCB/Diners, 4 Visa, 6 Discover/UnionPay/Maestro) and a valid
+/// Luhn checksum. Zero-padded ids and counters ("0000000000000000" passes Luhn) are not cards.
+pub(crate) fn payment_card(text: &str) -> bool {
+    let first = text.chars().find(char::is_ascii_digit);
+    matches!(first, Some('1'..='6')) && luhn(text)
+}
+
 /// The Luhn checksum over the digits of `text` (13–19 of them).
 pub(crate) fn luhn(text: &str) -> bool {
     let digits: Vec<u32> = text.chars().filter_map(|c| c.to_digit(10)).collect();
@@ -105,7 +113,7 @@ pub(crate) fn luhn(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{base64_decode, luhn};
+    use super::{base64_decode, luhn, payment_card};
 
     #[test]
     fn base64_decodes_credentials() {
@@ -135,6 +143,21 @@ mod tests {
             "41111111111111111111",
         ] {
             assert!(!luhn(not_card), "{not_card}");
+        }
+    }
+
+    #[test]
+    fn cards_start_with_an_issuing_industry() {
+        assert!(payment_card("4111111111111111"));
+        assert!(payment_card("6011111111111117"));
+        for not_card in [
+            "0000000000000000",
+            "0000000000000018",
+            "7992739871300008",
+            "8123456789012340",
+        ] {
+            assert!(luhn(not_card), "{not_card} passes Luhn");
+            assert!(!payment_card(not_card), "{not_card}");
         }
     }
 }
