@@ -68,7 +68,7 @@ pub async fn read(
 const DISCARD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Reads and drops what is left of a refused body in the background (at most `limit` bytes
-/// within [`DISCARD_DEADLINE`], no memory kept) while the answer goes out: an HTTP/1 client
+/// within 10 s, no memory kept) while the answer goes out: an HTTP/1 client
 /// still sending when the server answers and closes sees a reset, not the answer (429, 415),
 /// and would not know to back off or to fix its request.
 pub fn discard(mut body: axum::body::Body, limit: u64) {
