@@ -124,6 +124,20 @@ fn absolute(path: &Path) -> Result<PathBuf> {
         .map_err(|err| Error::Config(format!("cannot resolve {}: {err}", path.display())))
 }
 
+/// The database URL of an SQL catalog (SQLite or PostgreSQL), `None` for a REST catalog:
+/// tools that commit to the catalog's own tables (the compactor's metadata swap) use the
+/// same database as the catalog.
+pub fn sql_catalog_uri(config: &LakeConfig, data_dir: &Path) -> Result<Option<String>> {
+    Ok(match &config.catalog {
+        CatalogConfig::Sqlite { path } => {
+            let path = path.clone().unwrap_or_else(|| data_dir.join("catalog.db"));
+            Some(format!("sqlite:{}?mode=rwc", absolute(&path)?.display()))
+        }
+        CatalogConfig::Postgres { url } => Some(url.clone()),
+        CatalogConfig::Rest { .. } => None,
+    })
+}
+
 /// Opens the catalog `config` names (creating the SQLite file and the namespace if needed).
 /// `data_dir` anchors the embedded defaults. Must run inside a tokio runtime.
 ///
@@ -165,18 +179,15 @@ async fn open_lake_once(config: &LakeConfig, data_dir: &Path) -> Result<Lake> {
                     Error::Config(format!("cannot create {}: {err}", parent.display()))
                 })?;
             }
-            let path = absolute(&path)?;
-            props.insert(
-                SQL_CATALOG_PROP_URI.into(),
-                format!("sqlite:{}?mode=rwc", path.display()),
-            );
+            let uri = sql_catalog_uri(config, data_dir)?.expect("an SQL catalog");
+            props.insert(SQL_CATALOG_PROP_URI.into(), uri);
             props.insert(SQL_CATALOG_PROP_WAREHOUSE.into(), warehouse);
             Arc::new(
                 SqlCatalogBuilder::default()
                     .with_storage_factory(factory)
                     .load(&name, props)
                     .await
-                    .map_err(open_error(path.display().to_string()))?,
+                    .map_err(open_error(absolute(&path)?.display().to_string()))?,
             )
         }
         CatalogConfig::Postgres { url } => {

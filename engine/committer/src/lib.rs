@@ -26,7 +26,7 @@ mod error;
 mod memory;
 mod table;
 
-pub use catalog::{Lake, open_lake, storage_location};
+pub use catalog::{Lake, open_lake, sql_catalog_uri, storage_location};
 pub use commit::{
     CommitOutcome, CommitRequest, IcebergCommitter, TableCommitter, committed_seq_of,
 };

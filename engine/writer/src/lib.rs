@@ -356,3 +356,99 @@ pub async fn write_data_files(
     }
     Ok(files)
 }
+
+/// A writer of one partition's data files, fed batch by batch (the compactor's output): rolls
+/// over to a new file at `target-file-size`, so memory holds one row group, not the files.
+pub struct PartitionWriter {
+    table: String,
+    schema: iceberg::spec::SchemaRef,
+    inner: iceberg::writer::base_writer::data_file_writer::DataFileWriter<
+        ParquetWriterBuilder,
+        SafeLocationGenerator,
+        DefaultFileNameGenerator,
+    >,
+}
+
+impl PartitionWriter {
+    /// Opens a writer for `partition` (values in the table's default spec; `None` for an
+    /// unpartitioned table).
+    pub async fn open(
+        table: &Table,
+        partition: Option<iceberg::spec::Struct>,
+        config: &ParquetConfig,
+    ) -> Result<Self> {
+        let name = table.identifier().to_string();
+        let metadata = table.metadata();
+        let schema = metadata.current_schema().clone();
+        let properties = writer_properties(config).map_err(|problem| Error::Config {
+            table: name.clone(),
+            problem,
+        })?;
+        let iceberg = |operation: &'static str| {
+            let table = name.clone();
+            move |source| Error::Iceberg {
+                table,
+                operation,
+                source,
+            }
+        };
+        let locations =
+            SafeLocationGenerator::new(metadata).map_err(iceberg("choose file locations"))?;
+        let names = DefaultFileNameGenerator::new(
+            uuid::Uuid::now_v7().to_string(),
+            None,
+            DataFileFormat::Parquet,
+        );
+        let rolling = RollingFileWriterBuilder::new(
+            ParquetWriterBuilder::new(properties, schema.clone()),
+            config.target_file_size,
+            table.file_io().clone(),
+            locations,
+            names,
+        );
+        let key = partition.map(|data| {
+            iceberg::spec::PartitionKey::new(
+                metadata.default_partition_spec().as_ref().clone(),
+                schema.clone(),
+                data,
+            )
+        });
+        let inner = DataFileWriterBuilder::new(rolling)
+            .build(key)
+            .await
+            .map_err(iceberg("open a data file"))?;
+        Ok(Self {
+            table: name,
+            schema,
+            inner,
+        })
+    }
+
+    /// Appends `batch` (columns matched to the table's by name).
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let batch = align_to_table(batch, &self.schema).map_err(|problem| Error::Config {
+            table: self.table.clone(),
+            problem,
+        })?;
+        self.inner
+            .write(batch)
+            .await
+            .map_err(|source| Error::Iceberg {
+                table: self.table.clone(),
+                operation: "write a data file",
+                source,
+            })
+    }
+
+    /// Finishes the last file; returns every file written.
+    pub async fn close(mut self) -> Result<Vec<DataFile>> {
+        self.inner.close().await.map_err(|source| Error::Iceberg {
+            table: self.table.clone(),
+            operation: "finish a data file",
+            source,
+        })
+    }
+}
