@@ -13,14 +13,14 @@ pub enum Error {
         table: String,
         operation: &'static str,
         #[source]
-        source: iceberg::Error,
+        source: Box<iceberg::Error>,
     },
     /// Writing rewritten files.
     #[error("table {table}: {source}")]
     Write {
         table: String,
         #[source]
-        source: icegate_writer::Error,
+        source: Box<icegate_writer::Error>,
     },
     /// The catalog refused or failed the swap of the table's metadata.
     #[error("table {table}: commit: {message}")]
@@ -73,7 +73,7 @@ impl Error {
         move |source| Error::Iceberg {
             table,
             operation,
-            source,
+            source: Box::new(source),
         }
     }
 }

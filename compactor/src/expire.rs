@@ -71,7 +71,9 @@ pub fn expirable(
         {
             continue;
         }
-        let best = legacy.entry(writer).or_insert((seq, snapshot.snapshot_id()));
+        let best = legacy
+            .entry(writer)
+            .or_insert((seq, snapshot.snapshot_id()));
         if seq > best.0 {
             *best = (seq, snapshot.snapshot_id());
         }
@@ -174,7 +176,9 @@ pub async fn expire(
             match table.file_io().delete(path).await {
                 Ok(()) => deleted += 1,
                 // Left for the orphan collector.
-                Err(err) => tracing::warn!(table = %name, path, error = %err, "could not delete an expired file"),
+                Err(err) => {
+                    tracing::warn!(table = %name, path, error = %err, "could not delete an expired file")
+                }
             }
         }
         tracing::info!(table = %name, snapshots = expired.len(), files = deleted, "expired snapshots");

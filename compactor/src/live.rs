@@ -28,6 +28,12 @@ impl LiveManifest {
     }
 }
 
+/// Manifests already read, by path.
+#[derive(Debug, Default)]
+pub struct ManifestCache {
+    entries: std::collections::HashMap<String, Vec<ManifestEntryRef>>,
+}
+
 /// The current snapshot of `main` and its manifests.
 #[derive(Debug, Clone)]
 pub struct TableState {
@@ -39,6 +45,13 @@ pub struct TableState {
 impl TableState {
     /// Reads the manifests of `table`'s current snapshot.
     pub async fn load(table: Table) -> Result<Self> {
+        Self::load_with(table, &mut ManifestCache::default()).await
+    }
+
+    /// Like [`TableState::load`], reading only manifests `cache` does not hold yet (a
+    /// manifest file never changes once written): a retried commit re-reads what appeared
+    /// since its last attempt, not the whole table.
+    pub async fn load_with(table: Table, cache: &mut ManifestCache) -> Result<Self> {
         let name = table.identifier().to_string();
         let Some(snapshot) = table.metadata().current_snapshot().cloned() else {
             return Ok(Self {
@@ -52,8 +65,14 @@ impl TableState {
             .load()
             .await
             .map_err(Error::iceberg(&name, "read the manifest list"))?;
+        let files: Vec<ManifestFile> = list.consume_entries().into_iter().collect();
         let file_io = table.file_io().clone();
-        let manifests = futures::stream::iter(list.consume_entries())
+        let missing: Vec<ManifestFile> = files
+            .iter()
+            .filter(|file| !cache.entries.contains_key(&file.manifest_path))
+            .cloned()
+            .collect();
+        let loaded: Vec<(String, Vec<ManifestEntryRef>)> = futures::stream::iter(missing)
             .map(|file| {
                 let file_io = file_io.clone();
                 let name = name.clone();
@@ -63,12 +82,20 @@ impl TableState {
                         .await
                         .map_err(Error::iceberg(&name, "read a manifest"))?;
                     let (entries, _) = manifest.into_parts();
-                    Ok::<_, Error>(LiveManifest { file, entries })
+                    Ok::<_, Error>((file.manifest_path.clone(), entries))
                 }
             })
             .buffered(MANIFEST_READS)
             .try_collect()
             .await?;
+        cache.entries.extend(loaded);
+        let manifests = files
+            .into_iter()
+            .map(|file| LiveManifest {
+                entries: cache.entries[&file.manifest_path].clone(),
+                file,
+            })
+            .collect();
         Ok(Self {
             table,
             snapshot: Some(snapshot),

@@ -57,9 +57,9 @@ impl Lister {
             message: err.to_string(),
         };
         let operator = match storage {
-            StorageConfig::Local { .. } => {
-                Operator::new(services::Fs::default().root("/")).map_err(error)?.finish()
-            }
+            StorageConfig::Local { .. } => Operator::new(services::Fs::default().root("/"))
+                .map_err(error)?
+                .finish(),
             StorageConfig::S3 {
                 bucket,
                 endpoint,
@@ -178,7 +178,9 @@ pub async fn collect(
     let name = handle.ident.to_string();
     // Listing first, then the metadata: a file committed between the two is referenced by
     // the metadata read second.
-    let listed = lister.list(handle.load().await?.metadata().location()).await?;
+    let listed = lister
+        .list(handle.load().await?.metadata().location())
+        .await?;
     let table = handle.load().await?;
     let metadata = table.metadata();
     let snapshots: Vec<_> = metadata.snapshots().cloned().collect();
@@ -248,9 +250,6 @@ mod tests {
             split_location("file:///tmp/w/t"),
             ("file:///".to_string(), "tmp/w/t")
         );
-        assert_eq!(
-            normalize("s3a://bucket/a//b"),
-            normalize("s3://bucket/a/b")
-        );
+        assert_eq!(normalize("s3a://bucket/a//b"), normalize("s3://bucket/a/b"));
     }
 }

@@ -243,7 +243,11 @@ mod tests {
             let (y, rest) = text.split_at(4);
             let m: i64 = rest[1..3].parse().unwrap();
             let d: i64 = rest[4..6].parse().unwrap();
-            assert_eq!(days_from_civil(y.parse().unwrap(), m, d), days * 97, "{text}");
+            assert_eq!(
+                days_from_civil(y.parse().unwrap(), m, d),
+                days * 97,
+                "{text}"
+            );
         }
     }
 }

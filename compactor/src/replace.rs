@@ -20,15 +20,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iceberg::spec::{
-    DataFile, FormatVersion, MAIN_BRANCH, ManifestContentType, ManifestFile,
-    ManifestListWriter, ManifestWriterBuilder, Operation, Snapshot, SnapshotReference,
-    SnapshotRetention, Summary,
+    DataFile, FormatVersion, MAIN_BRANCH, ManifestContentType, ManifestFile, ManifestListWriter,
+    ManifestWriterBuilder, Operation, Snapshot, SnapshotRef, SnapshotReference, SnapshotRetention,
+    Summary,
 };
 use iceberg::table::Table;
 use iceberg::{Catalog, TableIdent, TableRequirement, TableUpdate};
 
 use crate::error::{Error, Result};
-use crate::live::{LiveManifest, TableState};
+use crate::live::{LiveManifest, ManifestCache, TableState};
 use crate::swap::{MetadataSwap, SwapOutcome};
 
 /// Summary key marking what the compactor did (`rewrite`, `retention`, `merge-manifests`).
@@ -88,7 +88,12 @@ impl TableHandle {
 const MAX_ATTEMPTS: u32 = 8;
 
 /// Applies `change` (or nothing, if it turns out empty), retrying lost races on fresh
-/// metadata; `counters` hears about every conflict.
+/// metadata; `on_conflict` hears about every lost race.
+///
+/// An attempt must be quick, or appends arriving every flush interval win every race: the
+/// manifests it reads and the manifests it writes are kept across attempts (appends only
+/// add manifests, so the rewritten ones stay valid until another job rewrites manifests),
+/// and an attempt writes only its manifest list and the metadata.
 pub async fn commit_change(
     handle: &TableHandle,
     change: &Change,
@@ -96,107 +101,249 @@ pub async fn commit_change(
     on_conflict: &(dyn Fn() + Sync),
 ) -> Result<Option<Committed>> {
     let name = handle.ident.to_string();
+    let mut cache = ManifestCache::default();
+    let mut staged: Option<StagedManifests> = None;
     let mut attempt = 0;
-    loop {
+    let result = loop {
         attempt += 1;
-        let state = TableState::load(handle.load().await?).await?;
+        let state = TableState::load_with(handle.load().await?, &mut cache).await?;
         let Some(parent) = state.snapshot.clone() else {
-            return Ok(None);
+            break Ok(None);
         };
         let live = state.live_paths();
         let mut removed: HashSet<&str> = HashSet::new();
+        let mut gone = None;
         for path in &change.removed {
             if live.contains(path.as_str()) {
                 removed.insert(path.as_str());
             } else if !change.allow_missing {
-                return Err(Error::InputGone {
-                    table: name,
-                    path: path.clone(),
-                });
+                gone = Some(path.clone());
             }
         }
+        if let Some(path) = gone {
+            break Err(Error::InputGone { table: name, path });
+        }
         if change.operation == Operation::Replace && state.has_deletes() {
-            return Err(Error::Commit {
+            break Err(Error::Commit {
                 table: name,
                 message: "delete files appeared since the rewrite was planned".into(),
                 retryable: true,
             });
         }
         if removed.is_empty() && change.added.is_empty() && change.reason != "merge-manifests" {
-            return Ok(None);
+            break Ok(None);
         }
-        let staged = stage(&state, &parent, change, &removed, policy, attempt).await?;
         let table = &state.table;
-        let updates = vec![
-            TableUpdate::AddSnapshot {
-                snapshot: staged.snapshot.clone(),
-            },
-            TableUpdate::SetSnapshotRef {
-                ref_name: MAIN_BRANCH.to_string(),
-                reference: SnapshotReference::new(
-                    staged.snapshot.snapshot_id(),
-                    SnapshotRetention::branch(None, None, None),
-                ),
-            },
-        ];
-        let requirements = vec![
-            TableRequirement::UuidMatch {
-                uuid: table.metadata().uuid(),
-            },
-            TableRequirement::RefSnapshotIdMatch {
-                r#ref: MAIN_BRANCH.to_string(),
-                snapshot_id: Some(parent.snapshot_id()),
-            },
-        ];
-        let outcome = handle.swap.swap(table, updates, requirements).await;
-        let landed = match outcome {
-            Ok(SwapOutcome::Committed) => true,
-            Ok(SwapOutcome::Unknown(reason)) => {
-                tracing::warn!(table = %name, %reason, "commit outcome unknown; reading the table to tell");
-                let now = handle.load().await?;
-                now.metadata()
-                    .snapshot_by_id(staged.snapshot.snapshot_id())
-                    .is_some()
+        if let Some(old) = staged.take() {
+            if old.fits(&state, &removed) {
+                staged = Some(old);
+            } else {
+                old.discard(table).await;
             }
-            Ok(SwapOutcome::Conflict) => false,
-            Err(err) => {
-                staged.discard(table).await;
-                return Err(err);
-            }
-        };
-        if landed {
-            return Ok(Some(Committed {
-                snapshot_id: staged.snapshot.snapshot_id(),
-                attempts: attempt,
-                manifests: staged.manifests,
-                removed_files: removed.len(),
-                added_files: change.added.len(),
-            }));
         }
-        staged.discard(table).await;
+        let manifests = match staged.take() {
+            Some(manifests) => manifests,
+            None => match stage_manifests(&state, change, &removed, policy).await {
+                Ok(manifests) => manifests,
+                Err(err) => break Err(err),
+            },
+        };
+        let attempt_result = commit_attempt(
+            handle, &state, &parent, change, &removed, &manifests, attempt,
+        )
+        .await;
+        match attempt_result {
+            Ok(AttemptOutcome::Landed(snapshot_id)) => {
+                break Ok(Some(Committed {
+                    snapshot_id,
+                    attempts: attempt,
+                    manifests: manifests.files.len() + state.manifests.len()
+                        - manifests.sources.len(),
+                    removed_files: removed.len(),
+                    added_files: change.added.len(),
+                }));
+            }
+            // The attempt may still land (an answer that never came, on a catalog that
+            // commits late): nothing it wrote is reused or deleted; the collector decides.
+            Ok(AttemptOutcome::Doubtful) => {}
+            Ok(AttemptOutcome::Lost) => staged = Some(manifests),
+            Err(err) => {
+                manifests.discard(table).await;
+                break Err(err);
+            }
+        }
         on_conflict();
         if attempt >= MAX_ATTEMPTS {
-            return Err(Error::ConflictsExhausted {
+            break Err(Error::ConflictsExhausted {
                 table: name,
                 attempts: attempt,
             });
         }
-        let wait = Duration::from_millis(50 << attempt.min(6))
-            + Duration::from_millis(u64::from(uuid::Uuid::new_v4().as_u128() as u16) % 100);
+        let wait = Duration::from_millis(20 << attempt.min(6))
+            + Duration::from_millis(u64::from(uuid::Uuid::new_v4().as_u128() as u16) % 50);
         tracing::debug!(table = %name, attempt, ?wait, "commit lost a race; retrying on fresh metadata");
         tokio::time::sleep(wait).await;
+    };
+    if let Some(manifests) = staged
+        && let Ok(table) = handle.load().await
+    {
+        manifests.discard(&table).await;
+    }
+    result
+}
+
+enum AttemptOutcome {
+    Landed(i64),
+    Lost,
+    Doubtful,
+}
+
+/// One attempt: a manifest list over the carried and the staged manifests, a snapshot, the
+/// swap. A lost attempt deletes its manifest list.
+async fn commit_attempt(
+    handle: &TableHandle,
+    state: &TableState,
+    parent: &SnapshotRef,
+    change: &Change,
+    removed: &HashSet<&str>,
+    staged: &StagedManifests,
+    attempt: u32,
+) -> Result<AttemptOutcome> {
+    let table = &state.table;
+    let name = table.identifier().to_string();
+    let metadata = table.metadata();
+    if metadata.snapshot_by_id(staged.snapshot_id).is_some() {
+        // Our id, taken by someone else meanwhile (or our own doubtful attempt landed).
+        return Err(Error::Commit {
+            table: name,
+            message: format!("snapshot id {} already exists", staged.snapshot_id),
+            retryable: true,
+        });
+    }
+    let sequence_number = metadata.next_sequence_number();
+    let mut manifests: Vec<ManifestFile> = state
+        .manifests
+        .iter()
+        .filter(|manifest| !staged.sources.contains(&manifest.file.manifest_path))
+        .map(|manifest| manifest.file.clone())
+        .collect();
+    manifests.extend(staged.files.iter().cloned());
+    let list_path = format!(
+        "{}/metadata/snap-{}-{attempt}-{}.avro",
+        metadata.location(),
+        staged.snapshot_id,
+        staged.commit
+    );
+    let list_output = table
+        .file_io()
+        .new_output(&list_path)
+        .map_err(Error::iceberg(&name, "create the manifest list"))?
+        .writer()
+        .await
+        .map_err(Error::iceberg(&name, "create the manifest list"))?;
+    let mut list = ManifestListWriter::v2(
+        list_output,
+        staged.snapshot_id,
+        Some(parent.snapshot_id()),
+        sequence_number,
+    );
+    list.add_manifests(manifests.into_iter())
+        .map_err(Error::iceberg(&name, "write the manifest list"))?;
+    list.close()
+        .await
+        .map_err(Error::iceberg(&name, "write the manifest list"))?;
+    let timestamp_ms = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64)
+        .max(metadata.last_updated_ms());
+    let snapshot = Snapshot::builder()
+        .with_snapshot_id(staged.snapshot_id)
+        .with_parent_snapshot_id(Some(parent.snapshot_id()))
+        .with_sequence_number(sequence_number)
+        .with_timestamp_ms(timestamp_ms)
+        .with_manifest_list(list_path.clone())
+        .with_summary(summary(state, parent, change, removed))
+        .with_schema_id(metadata.current_schema_id())
+        .build();
+    let updates = vec![
+        TableUpdate::AddSnapshot { snapshot },
+        TableUpdate::SetSnapshotRef {
+            ref_name: MAIN_BRANCH.to_string(),
+            reference: SnapshotReference::new(
+                staged.snapshot_id,
+                SnapshotRetention::branch(None, None, None),
+            ),
+        },
+    ];
+    let requirements = vec![
+        TableRequirement::UuidMatch {
+            uuid: metadata.uuid(),
+        },
+        TableRequirement::RefSnapshotIdMatch {
+            r#ref: MAIN_BRANCH.to_string(),
+            snapshot_id: Some(parent.snapshot_id()),
+        },
+    ];
+    let outcome = match handle.swap.swap(table, updates, requirements).await {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            let _ = table.file_io().delete(&list_path).await;
+            return Err(err);
+        }
+    };
+    match outcome {
+        SwapOutcome::Committed => Ok(AttemptOutcome::Landed(staged.snapshot_id)),
+        SwapOutcome::Conflict => {
+            let _ = table.file_io().delete(&list_path).await;
+            Ok(AttemptOutcome::Lost)
+        }
+        SwapOutcome::Unknown(reason) => {
+            tracing::warn!(table = %name, %reason, "commit outcome unknown; reading the table to tell");
+            let now = handle.load().await?;
+            if now.metadata().snapshot_by_id(staged.snapshot_id).is_some() {
+                Ok(AttemptOutcome::Landed(staged.snapshot_id))
+            } else {
+                Ok(AttemptOutcome::Doubtful)
+            }
+        }
     }
 }
 
-/// The files one attempt wrote, and its snapshot.
-struct Staged {
-    snapshot: Snapshot,
+/// Manifests written for a change, reusable by its later attempts.
+struct StagedManifests {
+    snapshot_id: i64,
+    commit: uuid::Uuid,
+    /// Paths of the manifests these replace.
+    sources: HashSet<String>,
+    files: Vec<ManifestFile>,
     written: Vec<String>,
-    manifests: usize,
 }
 
-impl Staged {
-    /// Deletes what a failed attempt wrote (best effort: leftovers are orphans the GC finds).
+impl StagedManifests {
+    /// Whether these manifests still replace exactly what they should in `state`: every
+    /// source is still in the snapshot, and no other manifest lists a removed file.
+    fn fits(&self, state: &TableState, removed: &HashSet<&str>) -> bool {
+        let present: HashSet<&str> = state
+            .manifests
+            .iter()
+            .map(|manifest| manifest.file.manifest_path.as_str())
+            .collect();
+        self.sources
+            .iter()
+            .all(|source| present.contains(source.as_str()))
+            && state
+                .manifests
+                .iter()
+                .filter(|manifest| !self.sources.contains(&manifest.file.manifest_path))
+                .all(|manifest| {
+                    !manifest
+                        .live()
+                        .any(|entry| removed.contains(entry.data_file().file_path()))
+                })
+    }
+
+    /// Deletes what was written (best effort: leftovers are orphans the collector finds).
     async fn discard(&self, table: &Table) {
         for path in &self.written {
             let _ = table.file_io().delete(path).await;
@@ -204,23 +351,34 @@ impl Staged {
     }
 }
 
-async fn stage(
+/// Writes the manifests a change needs: the ones listing a removed file rewritten
+/// (survivors `existing`, removed files `deleted`), small ones merged once the snapshot has
+/// too many, and one for the added files.
+async fn stage_manifests(
     state: &TableState,
-    parent: &iceberg::spec::SnapshotRef,
     change: &Change,
     removed: &HashSet<&str>,
     policy: ManifestPolicy,
-    attempt: u32,
-) -> Result<Staged> {
+) -> Result<StagedManifests> {
     let table = &state.table;
     let name = table.identifier().to_string();
     let metadata = table.metadata();
+    if metadata.format_version() != FormatVersion::V2 {
+        return Err(Error::Commit {
+            table: name,
+            message: format!(
+                "format {:?}: the compactor writes format 2 manifests only",
+                metadata.format_version()
+            ),
+            retryable: false,
+        });
+    }
     let schema = metadata.current_schema().clone();
     let snapshot_id = unique_snapshot_id(table);
-    let sequence_number = metadata.next_sequence_number();
     let commit = uuid::Uuid::now_v7();
     let meta_dir = format!("{}/metadata", metadata.location());
     let mut written = Vec::new();
+    let mut files = Vec::new();
     let mut counter = 0;
     let mut next_manifest_path = |written: &mut Vec<String>| {
         counter += 1;
@@ -228,9 +386,6 @@ async fn stage(
         written.push(path.clone());
         path
     };
-
-    // Which manifests are rewritten: those listing a removed file, and once there are too
-    // many, the small data manifests.
     let touches = |manifest: &LiveManifest| {
         manifest.file.content == ManifestContentType::Data
             && manifest
@@ -239,14 +394,20 @@ async fn stage(
     };
     let new_manifest_count = usize::from(!change.added.is_empty());
     let merging = state.manifests.len() + new_manifest_count > policy.max_manifests;
-    let (rewrite, carried): (Vec<&LiveManifest>, Vec<&LiveManifest>) =
-        state.manifests.iter().partition(|manifest| {
+    let rewrite: Vec<&LiveManifest> = state
+        .manifests
+        .iter()
+        .filter(|manifest| {
             touches(manifest)
                 || (merging
                     && manifest.file.content == ManifestContentType::Data
                     && (manifest.file.manifest_length as u64) < policy.target_size)
-        });
-    let mut manifests: Vec<ManifestFile> = carried.iter().map(|m| m.file.clone()).collect();
+        })
+        .collect();
+    let sources: HashSet<String> = rewrite
+        .iter()
+        .map(|manifest| manifest.file.manifest_path.clone())
+        .collect();
 
     // Rewritten manifests, grouped by spec and packed to the target size.
     let mut by_spec: HashMap<i32, Vec<&LiveManifest>> = HashMap::new();
@@ -263,7 +424,9 @@ async fn stage(
             .partition_spec_by_id(spec_id)
             .ok_or_else(|| Error::Commit {
                 table: name.clone(),
-                message: format!("a manifest names partition spec {spec_id}, which the table lacks"),
+                message: format!(
+                    "a manifest names partition spec {spec_id}, which the table lacks"
+                ),
                 retryable: false,
             })?
             .as_ref()
@@ -292,12 +455,16 @@ async fn stage(
             for manifest in pack {
                 for entry in manifest.live() {
                     let file = entry.data_file().clone();
-                    let data_sequence = entry.sequence_number().unwrap_or(manifest.file.sequence_number);
+                    let data_sequence = entry
+                        .sequence_number()
+                        .unwrap_or(manifest.file.sequence_number);
                     let file_sequence = entry.file_sequence_number.or(Some(data_sequence));
                     let result = if removed.contains(file.file_path()) {
                         writer.add_delete_file(file, data_sequence, file_sequence)
                     } else {
-                        let added_by = entry.snapshot_id().unwrap_or(manifest.file.added_snapshot_id);
+                        let added_by = entry
+                            .snapshot_id()
+                            .unwrap_or(manifest.file.added_snapshot_id);
                         writer.add_existing_file(file, added_by, data_sequence, file_sequence)
                     };
                     result.map_err(Error::iceberg(&name, "write a manifest"))?;
@@ -308,7 +475,7 @@ async fn stage(
                 written.pop();
                 continue;
             }
-            manifests.push(
+            files.push(
                 writer
                     .write_manifest_file()
                     .await
@@ -317,7 +484,6 @@ async fn stage(
         }
     }
 
-    // The added files.
     if !change.added.is_empty() {
         let path = next_manifest_path(&mut written);
         let output = table
@@ -336,66 +502,19 @@ async fn stage(
                 .add_file(file.clone(), -1)
                 .map_err(Error::iceberg(&name, "write a manifest"))?;
         }
-        manifests.push(
+        files.push(
             writer
                 .write_manifest_file()
                 .await
                 .map_err(Error::iceberg(&name, "write a manifest"))?,
         );
     }
-
-    // The manifest list.
-    if metadata.format_version() != FormatVersion::V2 {
-        return Err(Error::Commit {
-            table: name,
-            message: format!(
-                "format {:?}: the compactor writes format 2 manifests only",
-                metadata.format_version()
-            ),
-            retryable: false,
-        });
-    }
-    let list_path = format!("{meta_dir}/snap-{snapshot_id}-{attempt}-{commit}.avro");
-    written.push(list_path.clone());
-    let list_output = table
-        .file_io()
-        .new_output(&list_path)
-        .map_err(Error::iceberg(&name, "create the manifest list"))?
-        .writer()
-        .await
-        .map_err(Error::iceberg(&name, "create the manifest list"))?;
-    let mut list = ManifestListWriter::v2(
-        list_output,
+    Ok(StagedManifests {
         snapshot_id,
-        Some(parent.snapshot_id()),
-        sequence_number,
-    );
-    let manifest_count = manifests.len();
-    list.add_manifests(manifests.into_iter())
-        .map_err(Error::iceberg(&name, "write the manifest list"))?;
-    list.close()
-        .await
-        .map_err(Error::iceberg(&name, "write the manifest list"))?;
-
-    let summary = summary(state, parent, change, removed);
-    let timestamp_ms = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as i64)
-        .max(metadata.last_updated_ms());
-    let snapshot = Snapshot::builder()
-        .with_snapshot_id(snapshot_id)
-        .with_parent_snapshot_id(Some(parent.snapshot_id()))
-        .with_sequence_number(sequence_number)
-        .with_timestamp_ms(timestamp_ms)
-        .with_manifest_list(list_path)
-        .with_summary(summary)
-        .with_schema_id(metadata.current_schema_id())
-        .build();
-    Ok(Staged {
-        snapshot,
+        commit,
+        sources,
+        files,
         written,
-        manifests: manifest_count,
     })
 }
 
@@ -403,7 +522,7 @@ async fn stage(
 /// totals are missing, e.g. after another engine's commit).
 fn summary(
     state: &TableState,
-    parent: &iceberg::spec::SnapshotRef,
+    parent: &SnapshotRef,
     change: &Change,
     removed: &HashSet<&str>,
 ) -> Summary {

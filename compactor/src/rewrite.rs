@@ -12,8 +12,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array,
-    RecordBatch, StringArray, new_null_array,
+    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringArray, new_null_array,
 };
 use arrow::compute::{SortOptions, cast, concat_batches};
 use arrow::datatypes::{DataType, SchemaRef};
@@ -22,8 +22,8 @@ use futures::StreamExt;
 use iceberg::arrow::schema_to_arrow_schema;
 use iceberg::scan::{ArrowRecordBatchStream, FileScanTask};
 use iceberg::spec::{
-    DataFile, DataFileFormat, Datum, ManifestEntryRef, NullOrder, PrimitiveLiteral,
-    SortDirection, Struct, Transform,
+    DataFile, DataFileFormat, Datum, ManifestEntryRef, NullOrder, PrimitiveLiteral, SortDirection,
+    Struct, Transform,
 };
 use iceberg::table::Table;
 use icegate_writer::{ParquetConfig, PartitionWriter};
@@ -88,7 +88,7 @@ pub async fn rewrite_bin(
         .await
         .map_err(|source| Error::Write {
             table: name.clone(),
-            source,
+            source: Box::new(source),
         })?;
     let mut open: Vec<Cursor> = Vec::new();
     let mut out: Vec<RecordBatch> = Vec::new();
@@ -160,7 +160,7 @@ pub async fn rewrite_bin(
     write(&mut writer, &arrow_schema, &mut out, &name).await?;
     let files = writer.close().await.map_err(|source| Error::Write {
         table: name.clone(),
-        source,
+        source: Box::new(source),
     })?;
     Ok(Rewritten { files, rows })
 }
@@ -174,11 +174,12 @@ async fn write(
     if out.is_empty() {
         return Ok(());
     }
-    let batch = concat_batches(schema, out.iter()).map_err(|err| arrow_error(table, "gather rows", err))?;
+    let batch =
+        concat_batches(schema, out.iter()).map_err(|err| arrow_error(table, "gather rows", err))?;
     out.clear();
     writer.write(&batch).await.map_err(|source| Error::Write {
         table: table.to_string(),
-        source,
+        source: Box::new(source),
     })
 }
 
@@ -186,7 +187,10 @@ fn arrow_error(table: &str, operation: &'static str, err: arrow::error::ArrowErr
     Error::Iceberg {
         table: table.to_string(),
         operation,
-        source: iceberg::Error::new(iceberg::ErrorKind::DataInvalid, err.to_string()),
+        source: Box::new(iceberg::Error::new(
+            iceberg::ErrorKind::DataInvalid,
+            err.to_string(),
+        )),
     }
 }
 
@@ -202,7 +206,7 @@ impl ReadError {
             ReadError::Iceberg(operation, source) => Error::Iceberg {
                 table: table.to_string(),
                 operation,
-                source,
+                source: Box::new(source),
             },
             ReadError::Arrow(operation, err) => arrow_error(table, operation, err),
         }
@@ -278,7 +282,8 @@ impl Cursor {
             if batch.num_rows() == 0 {
                 continue;
             }
-            let batch = conform(batch, schema).map_err(|err| ReadError::Arrow("read an input file", err))?;
+            let batch = conform(batch, schema)
+                .map_err(|err| ReadError::Arrow("read an input file", err))?;
             let columns: Vec<ArrayRef> = keys
                 .iter()
                 .map(|key| batch.column(key.index).clone())
@@ -319,7 +324,10 @@ impl Cursor {
 
 /// `batch` with exactly `schema`'s fields (the reader's metadata may differ in field-level
 /// details such as metadata keys), so runs of different files concatenate.
-fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, arrow::error::ArrowError> {
+fn conform(
+    batch: RecordBatch,
+    schema: &SchemaRef,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
     if batch.schema().fields() == schema.fields() {
         return Ok(batch);
     }
@@ -418,5 +426,7 @@ fn datum_array(datum: &Datum, data_type: &DataType) -> Option<ArrayRef> {
     if raw.data_type() == data_type {
         return Some(raw);
     }
-    cast(&raw, data_type).ok().filter(|array| array.null_count() == 0)
+    cast(&raw, data_type)
+        .ok()
+        .filter(|array| array.null_count() == 0)
 }

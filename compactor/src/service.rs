@@ -97,6 +97,12 @@ impl Compactor {
         })
     }
 
+    /// Counts into `stats` (e.g. counters an embedding server already exposes).
+    pub fn with_stats(mut self, stats: Arc<CompactorStats>) -> Self {
+        self.stats = stats;
+        self
+    }
+
     pub fn stats(&self) -> Arc<CompactorStats> {
         self.stats.clone()
     }
@@ -381,7 +387,8 @@ impl Compactor {
             let mut added = Vec::new();
             let mut rows = 0;
             for bin in &rewrite.bins {
-                let output = rewrite_bin(&state.table, &rewrite.partition, bin, &self.parquet).await?;
+                let output =
+                    rewrite_bin(&state.table, &rewrite.partition, bin, &self.parquet).await?;
                 rows += output.rows;
                 added.extend(output.files);
             }

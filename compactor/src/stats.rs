@@ -33,21 +33,77 @@ impl CompactorStats {
     pub fn render(&self, out: &mut String) {
         let counters: [(&str, &str, &AtomicU64); 16] = [
             ("rounds", "Compaction rounds finished.", &self.rounds),
-            ("round_failures", "Rounds in which some table failed.", &self.round_failures),
-            ("files_rewritten", "Input data files replaced by rewrites.", &self.files_rewritten),
-            ("bytes_rewritten", "Bytes of input data files replaced by rewrites.", &self.bytes_rewritten),
-            ("files_written", "Data files written by rewrites.", &self.files_written),
-            ("bytes_written", "Bytes of data files written by rewrites.", &self.bytes_written),
+            (
+                "round_failures",
+                "Rounds in which some table failed.",
+                &self.round_failures,
+            ),
+            (
+                "files_rewritten",
+                "Input data files replaced by rewrites.",
+                &self.files_rewritten,
+            ),
+            (
+                "bytes_rewritten",
+                "Bytes of input data files replaced by rewrites.",
+                &self.bytes_rewritten,
+            ),
+            (
+                "files_written",
+                "Data files written by rewrites.",
+                &self.files_written,
+            ),
+            (
+                "bytes_written",
+                "Bytes of data files written by rewrites.",
+                &self.bytes_written,
+            ),
             ("rows_rewritten", "Rows rewritten.", &self.rows_rewritten),
-            ("commits", "Snapshots the compactor committed.", &self.commits),
-            ("conflicts", "Commit attempts that lost a race and were retried.", &self.conflicts),
-            ("aborted", "Rewrites abandoned because an input was no longer live.", &self.aborted),
-            ("manifest_merges", "Commits that merged manifests.", &self.manifest_merges),
-            ("snapshots_expired", "Snapshots expired.", &self.snapshots_expired),
-            ("expired_files_deleted", "Files deleted because only expired snapshots referenced them.", &self.expired_files_deleted),
-            ("orphans_deleted", "Unreferenced files deleted after the grace period.", &self.orphans_deleted),
-            ("retention_files_dropped", "Data files dropped by retention.", &self.retention_files_dropped),
-            ("failures", "Table operations that failed (retried next round).", &self.failures),
+            (
+                "commits",
+                "Snapshots the compactor committed.",
+                &self.commits,
+            ),
+            (
+                "conflicts",
+                "Commit attempts that lost a race and were retried.",
+                &self.conflicts,
+            ),
+            (
+                "aborted",
+                "Rewrites abandoned because an input was no longer live.",
+                &self.aborted,
+            ),
+            (
+                "manifest_merges",
+                "Commits that merged manifests.",
+                &self.manifest_merges,
+            ),
+            (
+                "snapshots_expired",
+                "Snapshots expired.",
+                &self.snapshots_expired,
+            ),
+            (
+                "expired_files_deleted",
+                "Files deleted because only expired snapshots referenced them.",
+                &self.expired_files_deleted,
+            ),
+            (
+                "orphans_deleted",
+                "Unreferenced files deleted after the grace period.",
+                &self.orphans_deleted,
+            ),
+            (
+                "retention_files_dropped",
+                "Data files dropped by retention.",
+                &self.retention_files_dropped,
+            ),
+            (
+                "failures",
+                "Table operations that failed (retried next round).",
+                &self.failures,
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(out, "# HELP icegate_compactor_{name}_total {help}");

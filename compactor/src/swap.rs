@@ -245,11 +245,12 @@ impl RestSwap {
                     #[serde(default)]
                     defaults: HashMap<String, String>,
                 }
-                let config: Config = serde_json::from_slice(&body).map_err(|err| Error::Commit {
-                    table: String::new(),
-                    message: format!("REST config: {err}"),
-                    retryable: false,
-                })?;
+                let config: Config =
+                    serde_json::from_slice(&body).map_err(|err| Error::Commit {
+                        table: String::new(),
+                        message: format!("REST config: {err}"),
+                        retryable: false,
+                    })?;
                 let prefix = config
                     .overrides
                     .get("prefix")

@@ -25,6 +25,8 @@ pub struct HttpState {
     pub pipeline: Arc<Pipeline>,
     pub max_request_size: u64,
     pub ready: Arc<std::sync::atomic::AtomicBool>,
+    /// The embedded compactor's counters, when `[compactor] enabled`.
+    pub compactor: Option<Arc<icegate_compactor::CompactorStats>>,
 }
 
 /// The HTTP routes.
@@ -386,10 +388,14 @@ async fn readyz(State(state): State<HttpState>) -> Response {
 }
 
 async fn metrics(State(state): State<HttpState>) -> Response {
+    let mut text = crate::metrics::render(&state.pipeline);
+    if let Some(compactor) = &state.compactor {
+        compactor.render(&mut text);
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::metrics::render(&state.pipeline),
+        text,
     )
         .into_response()
 }

@@ -100,10 +100,15 @@ pub async fn start(config: IngestConfig) -> anyhow::Result<Server> {
     let (flusher_shutdown, flusher_shutdown_rx) = watch::channel(false);
     let flusher = tokio::spawn(flusher.run(flusher_shutdown_rx, timeout));
     let ready = Arc::new(AtomicBool::new(false));
+    let compactor_stats = config
+        .compactor
+        .enabled
+        .then(|| Arc::new(icegate_compactor::CompactorStats::default()));
     let state = HttpState {
         pipeline: pipeline.clone(),
         max_request_size: config.max_request_size,
         ready: ready.clone(),
+        compactor: compactor_stats.clone(),
     };
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
@@ -138,6 +143,14 @@ pub async fn start(config: IngestConfig) -> anyhow::Result<Server> {
     });
     ready.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(%http_addr, %grpc_addr, "icegate is ready");
+    if let Some(stats) = compactor_stats {
+        config.compactor.validate().map_err(anyhow::Error::msg)?;
+        tokio::spawn(embedded_compactor(
+            config.clone(),
+            stats,
+            shutdown_rx.clone(),
+        ));
+    }
 
     let done = tokio::spawn(async move {
         let _ = shutdown_rx.clone().wait_for(|s| *s).await;
@@ -175,6 +188,40 @@ pub async fn start(config: IngestConfig) -> anyhow::Result<Server> {
         shutdown,
         done,
     })
+}
+
+/// The compactor inside this node (`[compactor] enabled`): opened in the background like the
+/// lanes (retried while the lake is down), stopped with the server. Stopping it mid-step is
+/// safe: every step either commits whole or leaves orphans for the next round.
+async fn embedded_compactor(
+    config: IngestConfig,
+    stats: Arc<icegate_compactor::CompactorStats>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut wait = Duration::from_secs(1);
+    let compactor = loop {
+        let opened = icegate_compactor::Compactor::open(
+            &config.lake,
+            &config.data_dir,
+            &config.parquet,
+            config.compactor.clone(),
+            false,
+        )
+        .await;
+        match opened {
+            Ok(compactor) => break compactor.with_stats(stats),
+            Err(err) => {
+                tracing::warn!(error = %err, ?wait, "the compactor cannot open the lake; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.wait_for(|stop| *stop) => return,
+                }
+                wait = (wait * 2).min(Duration::from_secs(60));
+            }
+        }
+    };
+    tracing::info!(tables = ?compactor.tables(), interval = ?config.compactor.interval, "compactor started");
+    compactor.run(shutdown).await;
 }
 
 /// Runs until SIGTERM or SIGINT, then shuts down gracefully.

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use icegate_batcher::BatcherConfig;
 use icegate_committer::LakeConfig;
+use icegate_compactor::CompactorConfig;
 use icegate_redact::RedactConfig;
 use icegate_wal::WalConfig;
 use icegate_writer::ParquetConfig;
@@ -31,6 +32,7 @@ use crate::error::{Error, Result};
 /// [lake]      # catalog, storage, namespace…        (icegate_committer::LakeConfig)
 /// [parquet]   # zstd-level, row-group-rows…         (icegate_writer::ParquetConfig)
 /// [redact]    # detectors, mode, drop-keys…         (icegate_redact::RedactConfig)
+/// [compactor] # enabled, interval, retention…       (icegate_compactor::CompactorConfig)
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
@@ -58,6 +60,7 @@ pub struct IngestConfig {
     pub lake: LakeConfig,
     pub parquet: ParquetConfig,
     pub redact: RedactConfig,
+    pub compactor: CompactorConfig,
 }
 
 impl Default for IngestConfig {
@@ -76,6 +79,7 @@ impl Default for IngestConfig {
             lake: LakeConfig::default(),
             parquet: ParquetConfig::default(),
             redact: RedactConfig::default(),
+            compactor: CompactorConfig::default(),
         }
     }
 }

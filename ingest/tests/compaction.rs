@@ -1,0 +1,296 @@
+//! The compactor against a live `icegate` on the embedded default (SQLite catalog, local
+//! warehouse), read back by PyIceberg and DuckDB: exact rows before and after a rewrite that
+//! races ongoing appends, old snapshots still readable, expiry deleting only unreferenced
+//! files, orphans collected only after their grace, and no duplicate after a SIGKILL and a
+//! restart on top of compaction and expiry.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use support::{Icegate, free_port, http, metric_value, python, wait_until};
+
+const SERVICES: [&str; 4] = ["api", "billing", "search", "web"];
+const RECORDS_PER_SERVICE_AND_DAY: u64 = 40;
+
+fn compactor_binary() -> PathBuf {
+    let path = Path::new(env!("CARGO_BIN_EXE_icegate")).with_file_name("icegate-compactor");
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace's binaries (cargo build --workspace --bins)",
+        path.display()
+    );
+    path
+}
+
+/// One OTLP/JSON request: for every service, records on each of `days` (days before
+/// today; 0 is today, an open partition), bodies unique per (request, service, day, i).
+fn request(request: u64, days: &[u64]) -> (Vec<u8>, u64) {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let today = now.as_secs() / 86_400 * 86_400;
+    let mut resources = Vec::new();
+    let mut count = 0;
+    for service in SERVICES {
+        let mut records = Vec::new();
+        for &day in days {
+            let base = if day == 0 {
+                now.as_secs() - 60
+            } else {
+                today - day * 86_400 + 3600
+            };
+            for i in 0..RECORDS_PER_SERVICE_AND_DAY {
+                // Later requests carry later times: consecutive files hardly overlap.
+                let nanos = (base * 1_000_000_000) + request * 1_000_000_000 + i * 1_000;
+                records.push(format!(
+                    r#"{{"timeUnixNano":"{nanos}","body":{{"stringValue":"r{request}-{service}-{day}-{i}"}}}}"#
+                ));
+                count += 1;
+            }
+        }
+        resources.push(format!(
+            r#"{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"{service}"}}}}]}},"scopeLogs":[{{"logRecords":[{}]}}]}}"#,
+            records.join(",")
+        ));
+    }
+    (
+        format!(r#"{{"resourceLogs":[{}]}}"#, resources.join(",")).into_bytes(),
+        count,
+    )
+}
+
+/// Sends request `n` and returns the records acknowledged (0 if refused).
+fn send(port: u16, n: u64, days: &[u64]) -> u64 {
+    let (body, count) = request(n, days);
+    match http(port, "POST", "/v1/logs", "application/json", &body) {
+        Some((200, _)) => count,
+        _ => 0,
+    }
+}
+
+fn report(python: &Path, data_dir: &Path, snapshot: Option<i64>) -> serde_json::Value {
+    let mut command = Command::new(python);
+    command
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/table_report.py"))
+        .arg(data_dir.join("catalog.db"))
+        .arg(data_dir.join("warehouse"))
+        .arg("logs");
+    if let Some(snapshot) = snapshot {
+        command.arg(snapshot.to_string());
+    }
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "table_report.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn duckdb_count(python: &Path, metadata_location: &str) -> u64 {
+    let output = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/duckdb_read.py"))
+        .arg(metadata_location)
+        .arg("SELECT count(*), count(DISTINCT body) FROM t")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "DuckDB failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (count, distinct) = (rows[0][0].as_u64().unwrap(), rows[0][1].as_u64().unwrap());
+    assert_eq!(count, distinct, "DuckDB sees duplicate bodies");
+    count
+}
+
+/// Runs `icegate-compactor once` with `config` and returns its stdout.
+fn compact_once(data_dir: &Path, config: &Path) -> String {
+    let output = Command::new(compactor_binary())
+        .args(["--config", config.to_str().unwrap()])
+        .args(["--data-dir", data_dir.to_str().unwrap()])
+        .arg("once")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    eprintln!(
+        "icegate-compactor once:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "icegate-compactor once failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// Files per partition among `files` whose partition is not today's.
+fn closed_partition_files(files: &serde_json::Value, today: &str) -> Vec<(String, u64)> {
+    let mut counts = std::collections::BTreeMap::<String, u64>::new();
+    for file in files.as_array().unwrap() {
+        let partition = file["partition"].as_str().unwrap().to_string();
+        if !partition.contains(today) {
+            *counts.entry(partition).or_default() += 1;
+        }
+    }
+    counts.into_iter().collect()
+}
+
+/// How PyIceberg prints today's day partition: `Record[<days since 1970>, <service>]`.
+fn today_marker() -> String {
+    let days = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400;
+    format!("[{days},")
+}
+
+#[test]
+fn compaction_while_ingesting_keeps_every_row_and_expiry_keeps_exactly_once() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let port = free_port();
+    let today = today_marker();
+
+    // Many small files: one commit per request, in 8 closed partitions and 4 open ones.
+    let server = Icegate::start(&data_dir, port);
+    let mut acknowledged = 0;
+    let requests = 24;
+    for n in 0..requests {
+        let commits = metric_value(port, "icegate_commits_total");
+        let sent = send(port, n, &[3, 4, 0]);
+        assert!(sent > 0, "request {n} refused");
+        acknowledged += sent;
+        wait_until("the request's commit", Duration::from_secs(30), || {
+            metric_value(port, "icegate_commits_total") > commits
+        });
+    }
+    let before = report(&python, &data_dir, None);
+    assert_eq!(before["rows"].as_u64().unwrap(), acknowledged);
+    let closed_before = closed_partition_files(&before["files"], &today);
+    assert_eq!(closed_before.len(), 8, "{closed_before:?}");
+    assert!(
+        closed_before.iter().all(|(_, files)| *files >= 10),
+        "expected many small files per closed partition: {closed_before:?}"
+    );
+    let first_snapshot = before["snapshot_id"].as_i64().unwrap();
+
+    // The compactor runs while appends keep landing in the same partitions.
+    let stop = Arc::new(AtomicBool::new(false));
+    let during = Arc::new(AtomicU64::new(0));
+    let sender = {
+        let (stop, during) = (stop.clone(), during.clone());
+        std::thread::spawn(move || {
+            let mut n = 1_000;
+            while !stop.load(Ordering::Relaxed) {
+                during.fetch_add(send(port, n, &[3, 4, 0]), Ordering::Relaxed);
+                n += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let config = dir.path().join("compactor.toml");
+    std::fs::write(
+        &config,
+        "[compactor]\nclosed-after = \"1h\"\nmax-manifests = 8\n",
+    )
+    .unwrap();
+    let output = compact_once(&data_dir, &config);
+    assert!(output.contains("rewrote"), "{output}");
+    stop.store(true, Ordering::Relaxed);
+    sender.join().unwrap();
+    acknowledged += during.load(Ordering::Relaxed);
+    assert!(
+        during.load(Ordering::Relaxed) > 0,
+        "nothing was sent during compaction"
+    );
+    // Everything acknowledged is committed at a graceful stop... but a SIGKILL keeps some of
+    // it in the WAL only, for the restart after expiry below.
+    server.kill();
+
+    // A second round, with nothing appending: every closed partition is one sorted file.
+    compact_once(&data_dir, &config);
+    let compacted = report(&python, &data_dir, None);
+    let closed_after = closed_partition_files(&compacted["files"], &today);
+    assert_eq!(closed_after.len(), 8, "{closed_after:?}");
+    assert!(
+        closed_after.iter().all(|(_, files)| *files == 1),
+        "closed partitions not compacted to one file: {closed_after:?}"
+    );
+    assert!(
+        compacted["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|file| file["sorted"].as_bool().unwrap()),
+        "a file is not sorted by timestamp"
+    );
+    let open_files = compacted["files"].as_array().unwrap().len() - 8;
+    assert!(open_files >= 8, "today's partitions must not be rewritten");
+    assert!(compacted["manifests"].as_u64().unwrap() <= 8 + 1);
+    assert_eq!(
+        compacted["rows"], compacted["distinct_bodies"],
+        "duplicates after compaction"
+    );
+    // An old snapshot still reads its own files.
+    let old = report(&python, &data_dir, Some(first_snapshot));
+    assert_eq!(old["rows"], before["rows"]);
+    assert_eq!(old["distinct_bodies"], before["distinct_bodies"]);
+
+    // Expiry: every snapshot but the newest goes, with the files only they referenced; an
+    // old orphan goes, a young one stays.
+    let table_dir = data_dir.join("warehouse/default/logs");
+    let old_orphan = table_dir.join("data/orphan-old.parquet");
+    let young_orphan = table_dir.join("data/orphan-young.parquet");
+    std::fs::write(&old_orphan, b"left by a failed commit").unwrap();
+    std::fs::write(&young_orphan, b"a commit in flight").unwrap();
+    let touched = Command::new("touch")
+        .args(["-d", "2 days ago"])
+        .arg(&old_orphan)
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    let expiring = dir.path().join("expire.toml");
+    std::fs::write(
+        &expiring,
+        "[compactor]\nsnapshot-max-age = \"0s\"\nmin-snapshots = 1\n",
+    )
+    .unwrap();
+    let output = compact_once(&data_dir, &expiring);
+    assert!(output.contains("expired"), "{output}");
+    let expired = report(&python, &data_dir, None);
+    assert_eq!(expired["snapshots"].as_u64().unwrap(), 1, "{output}");
+    assert_eq!(
+        expired["missing"].as_u64().unwrap(),
+        0,
+        "a live file was deleted"
+    );
+    assert_eq!(expired["rows"], compacted["rows"]);
+    let input = before["files"][0]["path"].as_str().unwrap();
+    assert!(
+        !Path::new(input).exists(),
+        "an input only expired snapshots referenced is still there: {input}"
+    );
+    assert!(!old_orphan.exists(), "the old orphan was not collected");
+    assert!(
+        young_orphan.exists(),
+        "a file inside its grace period was deleted"
+    );
+
+    // The restart replays the WAL on top of compaction and expiry: nothing twice.
+    let server = Icegate::start(&data_dir, port);
+    acknowledged += send(port, 5_000, &[3, 0]);
+    server.stop();
+    let last = report(&python, &data_dir, None);
+    assert_eq!(last["rows"].as_u64().unwrap(), acknowledged);
+    assert_eq!(last["distinct_bodies"].as_u64().unwrap(), acknowledged);
+    let metadata = last["metadata_location"].as_str().unwrap();
+    assert_eq!(duckdb_count(&python, metadata), acknowledged);
+}
