@@ -252,6 +252,7 @@ async fn commit_attempt(
     list.close()
         .await
         .map_err(Error::iceberg(&name, "write the manifest list"))?;
+    tracing::debug!(table = %name, attempt, path = %list_path, "manifest list written");
     let timestamp_ms = (std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()

@@ -406,6 +406,7 @@ impl Compactor {
                 });
             }
             let written_bytes: u64 = added.iter().map(|f| f.file_size_in_bytes()).sum();
+            tracing::debug!(table = %handle.ident, partition = %rewrite.label, files = added.len(), "rewrite outputs written");
             let change = Change {
                 operation: Operation::Replace,
                 reason: "rewrite",

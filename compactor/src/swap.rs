@@ -148,6 +148,7 @@ impl MetadataSwap for SqlSwap {
             .await
             .map_err(Error::iceberg(&name, "write metadata"))?;
         let new_location = location.to_string();
+        tracing::debug!(table = %name, location = %new_location, "metadata written; swapping");
         let pool = self.pool().await?;
         let sql_error = |stage: &str, err: sqlx::Error| format!("{stage}: {err}");
         let mut transaction = match pool.begin().await {

@@ -151,6 +151,218 @@ fn today_marker() -> String {
     format!("[{days},")
 }
 
+/// Sends `requests` requests with records on `days`, each committed before the next: one
+/// small file per request and partition. Returns the records acknowledged.
+fn small_files(port: u16, requests: u64, days: &[u64]) -> u64 {
+    let mut acknowledged = 0;
+    for n in 0..requests {
+        let commits = metric_value(port, "icegate_commits_total");
+        let sent = send(port, n, days);
+        assert!(sent > 0, "request {n} refused");
+        acknowledged += sent;
+        wait_until("the request's commit", Duration::from_secs(30), || {
+            metric_value(port, "icegate_commits_total") > commits
+        });
+    }
+    acknowledged
+}
+
+/// Runs `icegate-compactor once` and SIGKILLs it as soon as its debug log says `moment`.
+/// Returns whether the moment came (the run may also finish first).
+fn kill_compactor_at(data_dir: &Path, config: &Path, moment: &str) -> bool {
+    use std::io::BufRead as _;
+    let mut child = Command::new(compactor_binary())
+        .args(["--config", config.to_str().unwrap()])
+        .args(["--data-dir", data_dir.to_str().unwrap()])
+        .arg("once")
+        .env("RUST_LOG", "icegate_compactor=debug")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = false;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if line.contains(moment) {
+            child.kill().unwrap();
+            seen = true;
+            break;
+        }
+    }
+    child.wait().unwrap();
+    seen
+}
+
+/// Every file of the table directory aged by two days (past any grace period).
+fn age_table_files(table_dir: &Path) {
+    let status = Command::new("find")
+        .arg(table_dir)
+        .args([
+            "-type",
+            "f",
+            "-exec",
+            "touch",
+            "-d",
+            "2 days ago",
+            "{}",
+            "+",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn sigkill_at_every_step_of_a_rewrite_leaves_the_same_rows_and_a_rerun_finishes() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let port = free_port();
+    let server = Icegate::start(&data_dir, port);
+    let acknowledged = small_files(port, 12, &[3, 4]);
+    server.stop();
+    let config = dir.path().join("compactor.toml");
+    std::fs::write(&config, "[compactor]\nmax-manifests = 4\n").unwrap();
+    let check = |when: &str| {
+        let now = report(&python, &data_dir, None);
+        assert_eq!(
+            now["rows"].as_u64().unwrap(),
+            acknowledged,
+            "rows after {when}"
+        );
+        assert_eq!(
+            now["distinct_bodies"].as_u64().unwrap(),
+            acknowledged,
+            "after {when}"
+        );
+        assert_eq!(
+            now["missing"].as_u64().unwrap(),
+            0,
+            "missing files after {when}"
+        );
+        now
+    };
+    let before = check("ingest");
+    for moment in [
+        "rewrite outputs written",
+        "manifest list written",
+        "metadata written; swapping",
+    ] {
+        assert!(
+            kill_compactor_at(&data_dir, &config, moment),
+            "the compactor never reached {moment:?}"
+        );
+        check(moment);
+    }
+    // The killed runs left files no snapshot references; inside the grace period they stay.
+    let output = compact_once(&data_dir, &config);
+    let after = check("the rerun");
+    let closed = closed_partition_files(&after["files"], &today_marker());
+    assert!(
+        closed.iter().all(|(_, files)| *files == 1),
+        "{closed:?}: {output}"
+    );
+    assert!(
+        after["snapshots"].as_u64() > before["snapshots"].as_u64(),
+        "the rerun committed nothing"
+    );
+    let table_dir = data_dir.join("warehouse/default/logs");
+    let files_before_gc = count_files(&table_dir);
+    let output = compact_once(&data_dir, &config);
+    assert!(
+        logs_line(&output).contains(" 0 orphans deleted"),
+        "{output}"
+    );
+    assert_eq!(count_files(&table_dir), files_before_gc);
+    // Two days later every leftover is past the grace period: collected, and nothing live
+    // goes with them.
+    age_table_files(&table_dir);
+    let output = compact_once(&data_dir, &config);
+    assert!(
+        !logs_line(&output).contains(" 0 orphans deleted"),
+        "{output}"
+    );
+    check("orphan collection");
+    assert!(count_files(&table_dir) < files_before_gc);
+}
+
+/// The `once` summary line of the logs table.
+fn logs_line(output: &str) -> &str {
+    output
+        .lines()
+        .find(|line| line.starts_with("table logs:"))
+        .unwrap_or_else(|| panic!("no logs line in {output}"))
+}
+
+fn count_files(dir: &Path) -> usize {
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            count += count_files(&entry.path());
+        } else {
+            count += 1;
+        }
+    }
+    count
+}
+
+#[test]
+fn retention_drops_only_partitions_older_than_the_table_keeps() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let port = free_port();
+    let server = Icegate::start(&data_dir, port);
+    let acknowledged = small_files(port, 3, &[40, 3]);
+    server.stop();
+    let config = dir.path().join("compactor.toml");
+    std::fs::write(
+        &config,
+        "[compactor]\nmin-input-files = 100\nretention = { logs = \"30d\" }\n",
+    )
+    .unwrap();
+    let output = compact_once(&data_dir, &config);
+    assert!(
+        logs_line(&output).contains("dropped 12 by retention"),
+        "{output}"
+    );
+    let after = report(&python, &data_dir, None);
+    assert_eq!(after["rows"].as_u64().unwrap(), acknowledged / 2);
+    assert_eq!(after["missing"].as_u64().unwrap(), 0);
+    let days_kept: std::collections::BTreeSet<String> = after["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| {
+            file["partition"]
+                .as_str()
+                .unwrap()
+                .split(',')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let three_days_ago = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400
+        - 3;
+    assert_eq!(
+        days_kept.into_iter().collect::<Vec<_>>(),
+        vec![format!("Record[{three_days_ago}")]
+    );
+    // Again: nothing more to drop.
+    let output = compact_once(&data_dir, &config);
+    assert!(
+        logs_line(&output).contains("dropped 0 by retention"),
+        "{output}"
+    );
+}
+
 #[test]
 fn compaction_while_ingesting_keeps_every_row_and_expiry_keeps_exactly_once() {
     let Some(python) = python() else { return };
@@ -161,17 +373,7 @@ fn compaction_while_ingesting_keeps_every_row_and_expiry_keeps_exactly_once() {
 
     // Many small files: one commit per request, in 8 closed partitions and 4 open ones.
     let server = Icegate::start(&data_dir, port);
-    let mut acknowledged = 0;
-    let requests = 24;
-    for n in 0..requests {
-        let commits = metric_value(port, "icegate_commits_total");
-        let sent = send(port, n, &[3, 4, 0]);
-        assert!(sent > 0, "request {n} refused");
-        acknowledged += sent;
-        wait_until("the request's commit", Duration::from_secs(30), || {
-            metric_value(port, "icegate_commits_total") > commits
-        });
-    }
+    let mut acknowledged = small_files(port, 24, &[3, 4, 0]);
     let before = report(&python, &data_dir, None);
     assert_eq!(before["rows"].as_u64().unwrap(), acknowledged);
     let closed_before = closed_partition_files(&before["files"], &today);
@@ -203,7 +405,7 @@ fn compaction_while_ingesting_keeps_every_row_and_expiry_keeps_exactly_once() {
     )
     .unwrap();
     let output = compact_once(&data_dir, &config);
-    assert!(output.contains("rewrote"), "{output}");
+    assert!(logs_line(&output).contains("rewrote"), "{output}");
     stop.store(true, Ordering::Relaxed);
     sender.join().unwrap();
     acknowledged += during.load(Ordering::Relaxed);
@@ -264,7 +466,7 @@ fn compaction_while_ingesting_keeps_every_row_and_expiry_keeps_exactly_once() {
     )
     .unwrap();
     let output = compact_once(&data_dir, &expiring);
-    assert!(output.contains("expired"), "{output}");
+    assert!(logs_line(&output).contains("expired"), "{output}");
     let expired = report(&python, &data_dir, None);
     assert_eq!(expired["snapshots"].as_u64().unwrap(), 1, "{output}");
     assert_eq!(
