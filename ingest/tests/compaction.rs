@@ -496,3 +496,161 @@ fn compaction_while_ingesting_keeps_every_row_and_expiry_keeps_exactly_once() {
     let metadata = last["metadata_location"].as_str().unwrap();
     assert_eq!(duckdb_count(&python, metadata), acknowledged);
 }
+
+/// PyIceberg over `catalog` (a Python expression): rows and distinct bodies of the table, and
+/// how many files its kept snapshots reference that the store no longer has.
+fn shared_table_report(python: &Path, catalog: &str, table: &str) -> serde_json::Value {
+    support::run_python(
+        python,
+        &format!(
+            r#"
+import json
+catalog = {catalog}
+table = catalog.load_table("{table}")
+bodies = table.scan(selected_fields=("body",)).to_arrow()["body"].to_pylist()
+referenced = set()
+for snapshot in table.metadata.snapshots:
+    referenced.add(snapshot.manifest_list)
+    for manifest in snapshot.manifests(table.io):
+        referenced.add(manifest.manifest_path)
+    for task in table.scan(snapshot_id=snapshot.snapshot_id).plan_files():
+        referenced.add(task.file.file_path)
+current = table.current_snapshot()
+files = list(table.scan().plan_files())
+print(json.dumps({{
+    "rows": len(bodies),
+    "distinct_bodies": len(set(bodies)),
+    "missing": sum(1 for path in referenced if not table.io.new_input(path).exists()),
+    "data_files": len(files),
+    "snapshots": len(table.metadata.snapshots),
+    "replace_snapshots": sum(1 for s in table.metadata.snapshots if s.summary.operation.value == "replace"),
+}}))
+"#
+        ),
+    )
+}
+
+/// Four `icegate` nodes (own WALs and writer ids) append to one table under load while the
+/// compactor embedded in the first one rewrites, merges and expires aggressively; every node
+/// is SIGKILLed and restarted; the table holds every acknowledged record exactly once and
+/// every file its snapshots reference.
+fn four_nodes_and_the_compactor(lake_toml: &str, catalog: &str, namespace: &str) {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = 4;
+    let mut configs = Vec::new();
+    for node in 0..nodes {
+        let compactor = if node == 0 {
+            "[compactor]\nenabled = true\ninterval = \"1s\"\nclosed-after = \"0s\"\nmax-manifests = 8\nsnapshot-max-age = \"0s\"\nmin-snapshots = 5\n"
+        } else {
+            ""
+        };
+        let path = dir.path().join(format!("node{node}.toml"));
+        std::fs::write(
+            &path,
+            format!("lake-timeout-ms = 10000\n[batcher]\nflush-interval-ms = 250\n{lake_toml}{compactor}"),
+        )
+        .unwrap();
+        configs.push(path);
+    }
+    let ports: Vec<u16> = (0..nodes).map(|_| free_port()).collect();
+    let start = |node: usize| {
+        Icegate::start_with(
+            &dir.path().join(format!("data{node}")),
+            ports[node],
+            free_port(),
+            &["--config", configs[node].to_str().unwrap()],
+        )
+    };
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let mut servers: Vec<Icegate> = (0..nodes).map(start).collect();
+    let load = |seconds: u64, round: u64| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let senders: Vec<_> = (0..nodes)
+            .map(|node| {
+                let (stop, acknowledged, port) = (stop.clone(), acknowledged.clone(), ports[node]);
+                std::thread::spawn(move || {
+                    // Request numbers are unique per node and round: bodies never collide.
+                    let mut n = (round * 10 + node as u64) * 1_000_000;
+                    while !stop.load(Ordering::Relaxed) {
+                        acknowledged.fetch_add(send(port, n, &[3, 0]), Ordering::Relaxed);
+                        n += 1;
+                        std::thread::sleep(Duration::from_millis(15));
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_secs(seconds)); // the load's duration, not a wait
+        stop.store(true, Ordering::Relaxed);
+        for sender in senders {
+            sender.join().unwrap();
+        }
+    };
+    load(12, 0);
+    wait_until("a compaction commit", Duration::from_secs(120), || {
+        metric_value(ports[0], "icegate_compactor_files_rewritten_total") > 0
+            && metric_value(ports[0], "icegate_compactor_snapshots_expired_total") > 0
+    });
+    // Every node killed (its WAL keeps what it acknowledged) and restarted under load.
+    for server in servers.drain(..) {
+        server.kill();
+    }
+    servers = (0..nodes).map(start).collect();
+    load(6, 1);
+    for server in servers {
+        server.stop();
+    }
+    let report = shared_table_report(&python, catalog, &format!("{namespace}.logs"));
+    let acknowledged = acknowledged.load(Ordering::Relaxed);
+    assert!(acknowledged > 0);
+    assert_eq!(report["rows"].as_u64().unwrap(), acknowledged, "{report}");
+    assert_eq!(
+        report["distinct_bodies"].as_u64().unwrap(),
+        acknowledged,
+        "{report}"
+    );
+    assert_eq!(report["missing"].as_u64().unwrap(), 0, "{report}");
+}
+
+#[test]
+fn four_nodes_and_the_compactor_on_postgres_and_s3() {
+    let (Some(postgres), Some(s3)) = (
+        support::service("ICEGATE_TEST_POSTGRES_URL"),
+        support::service("ICEGATE_TEST_S3_ENDPOINT"),
+    ) else {
+        return;
+    };
+    let bucket = std::env::var("ICEGATE_TEST_S3_BUCKET").unwrap();
+    let key = std::env::var("ICEGATE_TEST_S3_ACCESS_KEY").unwrap();
+    let secret = std::env::var("ICEGATE_TEST_S3_SECRET_KEY").unwrap();
+    let namespace = support::unique("compact_pg");
+    let lake = format!(
+        "[lake]\nnamespace = \"{namespace}\"\n[lake.catalog]\ntype = \"postgres\"\nurl = \"{postgres}\"\n[lake.storage]\ntype = \"s3\"\nbucket = \"{bucket}\"\nprefix = \"{namespace}\"\nendpoint = \"{s3}\"\npath-style-access = true\naccess-key-id = \"{key}\"\nsecret-access-key = \"{secret}\"\n"
+    );
+    let catalog = format!(
+        "__import__('pyiceberg.catalog.sql', fromlist=['SqlCatalog']).SqlCatalog('icegate', uri='{}', warehouse='s3://{bucket}/{namespace}', **{{'s3.endpoint': '{s3}', 's3.access-key-id': '{key}', 's3.secret-access-key': '{secret}', 's3.region': 'us-east-1', 's3.path-style-access': 'true'}})",
+        postgres.replace("postgres://", "postgresql+psycopg2://"),
+    );
+    four_nodes_and_the_compactor(&lake, &catalog, &namespace);
+}
+
+#[test]
+fn four_nodes_and_the_compactor_on_the_rest_catalog() {
+    let (Some(rest), Some(s3)) = (
+        support::service("ICEGATE_TEST_REST_URI"),
+        support::service("ICEGATE_TEST_S3_ENDPOINT"),
+    ) else {
+        return;
+    };
+    let bucket = std::env::var("ICEGATE_TEST_S3_BUCKET").unwrap();
+    let key = std::env::var("ICEGATE_TEST_S3_ACCESS_KEY").unwrap();
+    let secret = std::env::var("ICEGATE_TEST_S3_SECRET_KEY").unwrap();
+    let namespace = support::unique("compact_rest");
+    let lake = format!(
+        "[lake]\nnamespace = \"{namespace}\"\n[lake.catalog]\ntype = \"rest\"\nuri = \"{rest}\"\nwarehouse = \"s3://warehouse\"\ncredential = \"{key}:{secret}\"\n[lake.storage]\ntype = \"s3\"\nbucket = \"{bucket}\"\nprefix = \"{namespace}\"\nendpoint = \"{s3}\"\npath-style-access = true\naccess-key-id = \"{key}\"\nsecret-access-key = \"{secret}\"\n"
+    );
+    let catalog = format!(
+        "__import__('pyiceberg.catalog', fromlist=['load_catalog']).load_catalog('icegate', type='rest', uri='{rest}', warehouse='s3://warehouse', credential='{key}:{secret}', **{{'s3.endpoint': '{s3}', 's3.access-key-id': '{key}', 's3.secret-access-key': '{secret}', 's3.region': 'us-east-1', 's3.path-style-access': 'true'}})"
+    );
+    four_nodes_and_the_compactor(&lake, &catalog, &namespace);
+}

@@ -15,25 +15,6 @@ use std::time::{Duration, Instant};
 use support::*;
 
 /// A test service from `ci/services.sh start`; `None` (skip) outside CI when not running.
-fn service(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(value) => Some(value),
-        Err(_) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "test services are not running ({var})"
-            );
-            eprintln!("skipping: start the test services with eval \"$(ci/services.sh start)\"");
-            None
-        }
-    }
-}
-
-/// A name no other test run uses (the catalogs are shared).
-fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}_{}", std::process::id(), free_port())
-}
-
 fn ndjson(from: u64, to: u64, tag: &str) -> Vec<u8> {
     (from..to)
         .map(|n| {

@@ -83,6 +83,26 @@ pub fn logs_rows(python: &Path, data_dir: &Path) -> u64 {
     report["rows"].as_u64().unwrap()
 }
 
+/// A test service's address from `ci/services.sh` (required under CI).
+pub fn service(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(value) => Some(value),
+        Err(_) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "test services are not running ({var})"
+            );
+            eprintln!("skipping: start the test services with eval \"$(ci/services.sh start)\"");
+            None
+        }
+    }
+}
+
+/// A name no other test run uses (the catalogs are shared).
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}_{}_{}", std::process::id(), free_port())
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
