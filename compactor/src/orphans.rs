@@ -43,25 +43,42 @@ pub struct Orphans {
     pub young: usize,
 }
 
-/// An operator over the bucket (or file system) of `storage`, and the path form of a full
-/// location in it.
+/// Lists the store `[lake.storage]` describes: the file system, or S3-compatible buckets
+/// with its endpoint and credentials (a REST catalog may place tables in a bucket of its own
+/// warehouse, so the bucket is taken from each table's location).
 pub struct Lister {
-    operator: Operator,
+    storage: StorageConfig,
+    operators: std::sync::Mutex<std::collections::HashMap<String, Operator>>,
 }
 
 impl Lister {
     pub fn new(storage: &StorageConfig) -> Result<Self> {
+        Ok(Self {
+            storage: storage.clone(),
+            operators: Default::default(),
+        })
+    }
+
+    fn operator(&self, location: &str) -> Result<Operator> {
         let error = |err: opendal::Error| Error::Storage {
-            location: String::new(),
+            location: location.to_string(),
             operation: "open",
             message: err.to_string(),
         };
-        let operator = match storage {
+        let bucket = location
+            .split_once("://")
+            .map(|(_, rest)| rest.split('/').next().unwrap_or_default())
+            .unwrap_or_default()
+            .to_string();
+        let mut operators = self.operators.lock().expect("not poisoned");
+        if let Some(operator) = operators.get(&bucket) {
+            return Ok(operator.clone());
+        }
+        let operator = match &self.storage {
             StorageConfig::Local { .. } => Operator::new(services::Fs::default().root("/"))
                 .map_err(error)?
                 .finish(),
             StorageConfig::S3 {
-                bucket,
                 endpoint,
                 region,
                 path_style_access,
@@ -71,7 +88,7 @@ impl Lister {
             } => {
                 let mut builder = services::S3::default()
                     .root("/")
-                    .bucket(bucket)
+                    .bucket(&bucket)
                     .region(region)
                     .disable_ec2_metadata();
                 if let Some(endpoint) = endpoint {
@@ -92,7 +109,8 @@ impl Lister {
                 Operator::new(builder).map_err(error)?.finish()
             }
         };
-        Ok(Self { operator })
+        operators.insert(bucket, operator.clone());
+        Ok(operator)
     }
 
     /// Every file under `location`, by full location, with its modification time.
@@ -107,8 +125,8 @@ impl Lister {
             }
         };
         let dir = format!("{}/", path.trim_end_matches('/'));
-        let mut lister = self
-            .operator
+        let operator = self.operator(location)?;
+        let mut lister = operator
             .lister_with(&dir)
             .recursive(true)
             .await
@@ -120,8 +138,7 @@ impl Lister {
             }
             let mut modified = entry.metadata().last_modified().map(SystemTime::from);
             if modified.is_none() {
-                modified = self
-                    .operator
+                modified = operator
                     .stat(entry.path())
                     .await
                     .ok()

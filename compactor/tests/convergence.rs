@@ -95,7 +95,10 @@ async fn a_day_of_flushes_converges_to_few_files_and_small_metadata() {
         .await
         .unwrap();
     // Yesterday, so the day is closed when the compactor looks.
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let day_start = (now / 86_400 - 1) * 86_400;
     let started = Instant::now();
     let mut append_ms = Vec::new();
@@ -125,7 +128,10 @@ async fn a_day_of_flushes_converges_to_few_files_and_small_metadata() {
         "{commits} commits in {:.1?}: {files_before} files, {manifests_before} manifests, metadata {metadata_before} bytes; append p50 {:.1} ms, last 100 mean {:.1} ms",
         started.elapsed(),
         percentile(&append_ms, 0.5),
-        append_ms[append_ms.len().saturating_sub(100)..].iter().sum::<f64>() / 100f64.min(append_ms.len() as f64)
+        append_ms[append_ms.len().saturating_sub(100)..]
+            .iter()
+            .sum::<f64>()
+            / 100f64.min(append_ms.len() as f64)
     );
 
     let compactor_config = CompactorConfig {
@@ -165,7 +171,10 @@ async fn a_day_of_flushes_converges_to_few_files_and_small_metadata() {
     }
     for (partition, (files, bytes)) in &per_partition {
         let bound = bytes.div_ceil(target) as usize + 1;
-        assert!(*files <= bound, "{partition}: {files} files for {bytes} bytes");
+        assert!(
+            *files <= bound,
+            "{partition}: {files} files for {bytes} bytes"
+        );
     }
     let metadata_after = metadata_bytes(&after.table);
     eprintln!(

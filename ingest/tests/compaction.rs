@@ -110,20 +110,25 @@ fn duckdb_count(python: &Path, metadata_location: &str) -> u64 {
 
 /// Runs `icegate-compactor once` with `config` and returns its stdout.
 fn compact_once(data_dir: &Path, config: &Path) -> String {
+    run_compactor(data_dir, config, &["once"])
+}
+
+/// Runs `icegate-compactor <args>` with `config`; fails unless it succeeds.
+fn run_compactor(data_dir: &Path, config: &Path, args: &[&str]) -> String {
     let output = Command::new(compactor_binary())
         .args(["--config", config.to_str().unwrap()])
         .args(["--data-dir", data_dir.to_str().unwrap()])
-        .arg("once")
+        .args(args)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
     eprintln!(
-        "icegate-compactor once:\n{stdout}{}",
+        "icegate-compactor {args:?}:\n{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
         output.status.success(),
-        "icegate-compactor once failed:\n{stdout}\n{}",
+        "icegate-compactor {args:?} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
     stdout
@@ -323,6 +328,15 @@ fn retention_drops_only_partitions_older_than_the_table_keeps() {
         "[compactor]\nmin-input-files = 100\nretention = { logs = \"30d\" }\n",
     )
     .unwrap();
+    // `plan` and `--dry-run` say what would go and change nothing.
+    let plan = run_compactor(&data_dir, &config, &["plan"]);
+    assert_eq!(plan.matches("drop (retention)").count(), 4, "{plan}");
+    let dry = run_compactor(&data_dir, &config, &["once", "--dry-run"]);
+    assert!(logs_line(&dry).contains("dropped 12 by retention"), "{dry}");
+    assert_eq!(
+        report(&python, &data_dir, None)["rows"].as_u64().unwrap(),
+        acknowledged
+    );
     let output = compact_once(&data_dir, &config);
     assert!(
         logs_line(&output).contains("dropped 12 by retention"),
@@ -597,6 +611,12 @@ fn four_nodes_and_the_compactor(lake_toml: &str, catalog: &str, namespace: &str)
     }
     servers = (0..nodes).map(start).collect();
     load(6, 1);
+    for name in ["commits", "conflicts", "aborted", "orphans_deleted"] {
+        let metric = format!("icegate_compactor_{name}_total");
+        eprintln!("{metric} {}", metric_value(ports[0], &metric));
+    }
+    // Every step of every round worked (orphan listing included), races notwithstanding.
+    assert_eq!(metric_value(ports[0], "icegate_compactor_failures_total"), 0);
     for server in servers {
         server.stop();
     }
