@@ -138,9 +138,18 @@ pub async fn expire(
                 deleted_files: doomed.len(),
             });
         }
-        let updates = vec![TableUpdate::RemoveSnapshots {
+        let mut updates = vec![TableUpdate::RemoveSnapshots {
             snapshot_ids: expired_ids.iter().copied().collect(),
         }];
+        // Statistics of removed snapshots would dangle (iceberg-rust keeps them).
+        for id in &expired_ids {
+            if metadata.statistics_for_snapshot(*id).is_some() {
+                updates.push(TableUpdate::RemoveStatistics { snapshot_id: *id });
+            }
+            if metadata.partition_statistics_for_snapshot(*id).is_some() {
+                updates.push(TableUpdate::RemovePartitionStatistics { snapshot_id: *id });
+            }
+        }
         let requirements = vec![
             TableRequirement::UuidMatch {
                 uuid: metadata.uuid(),

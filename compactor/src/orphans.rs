@@ -172,6 +172,17 @@ fn split_location(location: &str) -> (String, &str) {
 /// One form for comparing locations: the scheme's aliases (`s3a`, `s3n`) and repeated
 /// slashes do not make a referenced file look unreferenced.
 fn normalize(location: &str) -> String {
+    // Local files are written `file:///abs`, `file:/abs` (Hadoop) or `/abs`: one form.
+    if let Some(rest) = location
+        .strip_prefix("file:")
+        .or_else(|| location.starts_with('/').then_some(location))
+    {
+        let mut path = rest.trim_start_matches('/').to_string();
+        while path.contains("//") {
+            path = path.replace("//", "/");
+        }
+        return format!("file:///{path}");
+    }
     let (prefix, path) = split_location(location);
     let prefix = prefix
         .replacen("s3a://", "s3://", 1)
@@ -219,6 +230,7 @@ pub async fn collect(
     for statistics in metadata.partition_statistics_iter() {
         referenced.insert(normalize(&statistics.statistics_path));
     }
+    let current_version = table.metadata_location().and_then(metadata_version);
     let mut report = Orphans {
         listed: listed.len(),
         ..Orphans::default()
@@ -227,10 +239,13 @@ pub async fn collect(
         if referenced.contains(&normalize(&path)) {
             continue;
         }
-        let grace = if path.ends_with(".metadata.json") {
-            METADATA_GRACE.min(grace)
-        } else {
-            grace
+        // A metadata file of a version not below the current one may be a writer's commit
+        // still before its swap: it gets the full grace; older versions never become current.
+        let grace = match metadata_version(&path) {
+            Some(version) if current_version.is_some_and(|current| version < current) => {
+                METADATA_GRACE.min(grace)
+            }
+            _ => grace,
         };
         // A file without a modification time is treated as new: never deleted by guess.
         let old = modified.is_some_and(|at| at + grace <= now);
@@ -253,6 +268,15 @@ pub async fn collect(
     Ok(report)
 }
 
+/// The version of a metadata file (`…/metadata/00042-<uuid>.metadata.json` → 42).
+fn metadata_version(path: &str) -> Option<u64> {
+    let name = path.rsplit('/').next()?;
+    let stem = name
+        .strip_suffix(".metadata.json")
+        .or_else(|| name.strip_suffix(".gz.metadata.json"))?;
+    stem.split('-').next()?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +292,13 @@ mod tests {
             ("file:///".to_string(), "tmp/w/t")
         );
         assert_eq!(normalize("s3a://bucket/a//b"), normalize("s3://bucket/a/b"));
+        assert_eq!(normalize("file:/tmp/w/t"), "file:///tmp/w/t");
+        assert_eq!(normalize("/tmp/w//t"), "file:///tmp/w/t");
+        assert_eq!(normalize("file:///tmp/w/t"), "file:///tmp/w/t");
+        assert_eq!(
+            metadata_version("file:///w/t/metadata/00042-0b1c.metadata.json"),
+            Some(42)
+        );
+        assert_eq!(metadata_version("file:///w/t/metadata/snap-1.avro"), None);
     }
 }

@@ -1,7 +1,7 @@
 //! Which files to rewrite: small files of closed partitions, packed into bins of about the
 //! target size, in commit order so each output covers a contiguous stretch of time.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use iceberg::spec::{
@@ -57,22 +57,24 @@ pub fn plan_rewrites(
     let metadata = state.table.metadata();
     let spec = metadata.default_partition_spec();
     let small = config.target_file_size / 4 * 3;
-    let mut partitions: BTreeMap<String, (Struct, Vec<ManifestEntryRef>)> = BTreeMap::new();
+    // Grouped by the partition values themselves (labels may collide: null and "null").
+    let mut partitions: HashMap<Struct, (String, Vec<ManifestEntryRef>)> = HashMap::new();
     for (spec_id, entry) in state.data_files_with_spec() {
         let file = entry.data_file();
         // Files of an older spec stay as they are: their partition values mean something else.
         if spec_id != spec.spec_id() || file.file_size_in_bytes() >= small {
             continue;
         }
-        let label = partition_label(spec, file.partition());
         partitions
-            .entry(label)
-            .or_insert_with(|| (file.partition().clone(), Vec::new()))
+            .entry(file.partition().clone())
+            .or_insert_with(|| (partition_label(spec, file.partition()), Vec::new()))
             .1
             .push(entry.clone());
     }
+    let mut partitions: Vec<_> = partitions.into_iter().collect();
+    partitions.sort_by(|(_, (a, _)), (_, (b, _))| a.cmp(b));
     let mut rewrites = Vec::new();
-    for (label, (partition, mut files)) in partitions {
+    for (partition, (label, mut files)) in partitions {
         if files.len() < config.min_input_files || !is_closed(spec, &partition, config, now) {
             continue;
         }
@@ -141,8 +143,8 @@ pub fn is_closed(
     }
 }
 
-/// The end of the time range a partition covers (the earliest end over its time fields),
-/// `None` without time fields.
+/// The end of the time range a partition covers (the latest end over its time fields: the
+/// partition holds rows until then), `None` without time fields.
 pub fn partition_end(spec: &PartitionSpec, partition: &Struct) -> Option<SystemTime> {
     let mut end: Option<SystemTime> = None;
     for (field, value) in spec.fields().iter().zip(partition.iter()) {
@@ -158,7 +160,7 @@ pub fn partition_end(spec: &PartitionSpec, partition: &Struct) -> Option<SystemT
             _ => continue,
         };
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(seconds.max(0) as u64);
-        end = Some(end.map_or(at, |earlier| earlier.min(at)));
+        end = Some(end.map_or(at, |other| other.max(at)));
     }
     end
 }

@@ -45,6 +45,9 @@ pub struct Change {
     pub removed: HashSet<String>,
     /// Data files the change adds.
     pub added: Vec<DataFile>,
+    /// The partition spec the added files were written for (`None` when nothing is added);
+    /// the commit requires it to still be the table's default.
+    pub partition_spec_id: Option<i32>,
     /// Removed files already gone are fine (retention: dropping twice is dropping once);
     /// otherwise they abort the change.
     pub allow_missing: bool,
@@ -167,6 +170,12 @@ pub async fn commit_change(
             // commits late): nothing it wrote is reused or deleted; the collector decides.
             Ok(AttemptOutcome::Doubtful) => {}
             Ok(AttemptOutcome::Lost) => staged = Some(manifests),
+            // The swap failed before anything could land (catalog busy, connection refused):
+            // like a lost race, try again on fresh metadata.
+            Err(err) if err.is_retryable() && matches!(err, Error::Commit { .. }) => {
+                tracing::debug!(table = %name, error = %err, "commit attempt failed; retrying");
+                staged = Some(manifests);
+            }
             Err(err) => {
                 manifests.discard(table).await;
                 break Err(err);
@@ -267,17 +276,23 @@ async fn commit_attempt(
         .with_summary(summary(state, parent, change, removed))
         .with_schema_id(metadata.current_schema_id())
         .build();
+    if let Some(spec_id) = change.partition_spec_id
+        && spec_id != metadata.default_partition_spec_id()
+    {
+        // The added files' partition tuples belong to the spec they were written for.
+        return Err(Error::InputGone {
+            table: name,
+            path: format!("partition spec {spec_id} (the table's default changed)"),
+        });
+    }
     let updates = vec![
         TableUpdate::AddSnapshot { snapshot },
         TableUpdate::SetSnapshotRef {
             ref_name: MAIN_BRANCH.to_string(),
-            reference: SnapshotReference::new(
-                staged.snapshot_id,
-                SnapshotRetention::branch(None, None, None),
-            ),
+            reference: SnapshotReference::new(staged.snapshot_id, main_retention(metadata)),
         },
     ];
-    let requirements = vec![
+    let mut requirements = vec![
         TableRequirement::UuidMatch {
             uuid: metadata.uuid(),
         },
@@ -286,6 +301,11 @@ async fn commit_attempt(
             snapshot_id: Some(parent.snapshot_id()),
         },
     ];
+    if let Some(spec_id) = change.partition_spec_id {
+        requirements.push(TableRequirement::DefaultSpecIdMatch {
+            default_spec_id: spec_id,
+        });
+    }
     let outcome = match handle.swap.swap(table, updates, requirements).await {
         Ok(outcome) => outcome,
         Err(err) => {
@@ -301,11 +321,13 @@ async fn commit_attempt(
         }
         SwapOutcome::Unknown(reason) => {
             tracing::warn!(table = %name, %reason, "commit outcome unknown; reading the table to tell");
-            let now = handle.load().await?;
-            if now.metadata().snapshot_by_id(staged.snapshot_id).is_some() {
-                Ok(AttemptOutcome::Landed(staged.snapshot_id))
-            } else {
-                Ok(AttemptOutcome::Doubtful)
+            // A reload that fails tells nothing: the attempt stays doubtful, and nothing it
+            // wrote is deleted (its manifests may be the table's now).
+            match handle.load().await {
+                Ok(now) if now.metadata().snapshot_by_id(staged.snapshot_id).is_some() => {
+                    Ok(AttemptOutcome::Landed(staged.snapshot_id))
+                }
+                _ => Ok(AttemptOutcome::Doubtful),
             }
         }
     }
@@ -580,6 +602,17 @@ fn summary(
         operation: change.operation.clone(),
         additional_properties: properties,
     }
+}
+
+/// The retention settings of `main` (kept when the branch moves), read from the metadata's
+/// serialized refs because `TableMetadata` keeps them private.
+fn main_retention(metadata: &iceberg::spec::TableMetadata) -> SnapshotRetention {
+    serde_json::to_value(metadata)
+        .ok()
+        .and_then(|value| value.get("refs")?.get(MAIN_BRANCH).cloned())
+        .and_then(|main| serde_json::from_value::<SnapshotReference>(main).ok())
+        .map(|reference| reference.retention)
+        .unwrap_or_else(|| SnapshotRetention::branch(None, None, None))
 }
 
 fn unique_snapshot_id(table: &Table) -> i64 {

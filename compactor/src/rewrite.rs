@@ -94,6 +94,35 @@ pub async fn rewrite_bin(
     let mut out: Vec<RecordBatch> = Vec::new();
     let mut out_rows = 0usize;
     let mut rows = 0u64;
+    if keys.is_empty() {
+        // No sort order (or one starting with a transform): inputs one after another, in
+        // commit order.
+        for entry in inputs {
+            let Some(mut cursor) = Cursor::open(table, entry, &arrow_schema, &keys, &converter)
+                .await
+                .map_err(|err| err.context(&name))?
+            else {
+                continue;
+            };
+            loop {
+                rows += cursor.batch.num_rows() as u64;
+                out_rows += cursor.batch.num_rows();
+                out.push(cursor.batch.clone());
+                if out_rows >= WRITE_BATCH_ROWS {
+                    write(&mut writer, &arrow_schema, &mut out, &name).await?;
+                    out_rows = 0;
+                }
+                if !cursor
+                    .advance(&arrow_schema, &keys, &converter)
+                    .await
+                    .map_err(|err| err.context(&name))?
+                {
+                    break;
+                }
+            }
+        }
+        pending.by_ref().for_each(drop);
+    }
     loop {
         // Open every input that may hold the next row: all whose lower bound is not above
         // the smallest head (or the next input when nothing is open).
@@ -288,9 +317,11 @@ impl Cursor {
                 .iter()
                 .map(|key| batch.column(key.index).clone())
                 .collect();
-            self.keys = converter
-                .convert_columns(&columns)
-                .map_err(|err| ReadError::Arrow("sort keys", err))?;
+            if !keys.is_empty() {
+                self.keys = converter
+                    .convert_columns(&columns)
+                    .map_err(|err| ReadError::Arrow("sort keys", err))?;
+            }
             self.batch = batch;
             self.position = 0;
             return Ok(true);

@@ -344,6 +344,7 @@ impl Compactor {
             reason: "retention",
             removed,
             added: Vec::new(),
+            partition_spec_id: None,
             allow_missing: true,
         };
         let stats = self.stats.clone();
@@ -415,6 +416,7 @@ impl Compactor {
                     .map(|entry| entry.data_file().file_path().to_string())
                     .collect(),
                 added,
+                partition_spec_id: Some(state.table.metadata().default_partition_spec_id()),
                 allow_missing: false,
             };
             let stats = self.stats.clone();
@@ -472,6 +474,7 @@ impl Compactor {
             reason: "merge-manifests",
             removed: HashSet::new(),
             added: Vec::new(),
+            partition_spec_id: None,
             allow_missing: true,
         };
         let stats = self.stats.clone();

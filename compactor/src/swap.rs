@@ -64,7 +64,7 @@ pub fn swap_for(lake: &Lake, data_dir: &std::path::Path) -> Result<Arc<dyn Metad
                 .timeout(Duration::from_secs(60))
                 .build()
                 .map_err(|err| Error::Config(format!("REST client: {err}")))?,
-            session: OnceCell::new(),
+            session: tokio::sync::Mutex::new(None),
         }),
         CatalogConfig::Sqlite { .. } | CatalogConfig::Postgres { .. } => Arc::new(SqlSwap {
             uri: sql_catalog_uri(config, data_dir)?.expect("an SQL catalog"),
@@ -205,7 +205,8 @@ struct RestSwap {
     warehouse: String,
     credential: Option<String>,
     client: reqwest::Client,
-    session: OnceCell<RestSession>,
+    /// Fetched on first use and again after the catalog refuses the token (401/419).
+    session: tokio::sync::Mutex<Option<Arc<RestSession>>>,
 }
 
 /// What the catalog's `/v1/config` and token endpoint said once.
@@ -215,51 +216,59 @@ struct RestSession {
 }
 
 impl RestSwap {
-    async fn session(&self) -> Result<&RestSession> {
-        self.session
-            .get_or_try_init(|| async {
-                let token = match &self.credential {
-                    Some(credential) => Some(self.token(credential).await?),
-                    None => None,
-                };
-                let mut request = self
-                    .client
-                    .get(format!("{}/v1/config", self.uri))
-                    .query(&[("warehouse", self.warehouse.as_str())]);
-                if let Some(token) = &token {
-                    request = request.bearer_auth(token);
-                }
-                let response = request.send().await.map_err(rest_error("config"))?;
-                let status = response.status();
-                let body = response.bytes().await.map_err(rest_error("config"))?;
-                if !status.is_success() {
-                    return Err(Error::Commit {
-                        table: String::new(),
-                        message: format!("REST config: HTTP {status}"),
-                        retryable: status.is_server_error(),
-                    });
-                }
-                #[derive(serde::Deserialize)]
-                struct Config {
-                    #[serde(default)]
-                    overrides: HashMap<String, String>,
-                    #[serde(default)]
-                    defaults: HashMap<String, String>,
-                }
-                let config: Config =
-                    serde_json::from_slice(&body).map_err(|err| Error::Commit {
-                        table: String::new(),
-                        message: format!("REST config: {err}"),
-                        retryable: false,
-                    })?;
-                let prefix = config
-                    .overrides
-                    .get("prefix")
-                    .or_else(|| config.defaults.get("prefix"))
-                    .cloned();
-                Ok(RestSession { prefix, token })
-            })
-            .await
+    async fn session(&self) -> Result<Arc<RestSession>> {
+        let mut session = self.session.lock().await;
+        if let Some(session) = session.as_ref() {
+            return Ok(session.clone());
+        }
+        let fresh = Arc::new(self.new_session().await?);
+        *session = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    async fn new_session(&self) -> Result<RestSession> {
+        async {
+            let token = match &self.credential {
+                Some(credential) => Some(self.token(credential).await?),
+                None => None,
+            };
+            let mut request = self
+                .client
+                .get(format!("{}/v1/config", self.uri))
+                .query(&[("warehouse", self.warehouse.as_str())]);
+            if let Some(token) = &token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.map_err(rest_error("config"))?;
+            let status = response.status();
+            let body = response.bytes().await.map_err(rest_error("config"))?;
+            if !status.is_success() {
+                return Err(Error::Commit {
+                    table: String::new(),
+                    message: format!("REST config: HTTP {status}"),
+                    retryable: status.is_server_error(),
+                });
+            }
+            #[derive(serde::Deserialize)]
+            struct Config {
+                #[serde(default)]
+                overrides: HashMap<String, String>,
+                #[serde(default)]
+                defaults: HashMap<String, String>,
+            }
+            let config: Config = serde_json::from_slice(&body).map_err(|err| Error::Commit {
+                table: String::new(),
+                message: format!("REST config: {err}"),
+                retryable: false,
+            })?;
+            let prefix = config
+                .overrides
+                .get("prefix")
+                .or_else(|| config.defaults.get("prefix"))
+                .cloned();
+            Ok(RestSession { prefix, token })
+        }
+        .await
     }
 
     /// OAuth2 client credentials (`id:secret`, or a secret alone), as iceberg-rust sends them.
@@ -334,56 +343,65 @@ impl MetadataSwap for RestSwap {
         updates: Vec<TableUpdate>,
         requirements: Vec<TableRequirement>,
     ) -> Result<SwapOutcome> {
-        let session = self.session().await?;
         let ident = base.identifier();
-        let namespace = form_encode(&ident.namespace().join("\u{1f}"));
-        let mut url = format!("{}/v1", self.uri);
-        if let Some(prefix) = &session.prefix {
-            url.push('/');
-            url.push_str(prefix);
-        }
-        url.push_str(&format!(
-            "/namespaces/{namespace}/tables/{}",
-            form_encode(ident.name())
-        ));
         let body = serde_json::to_vec(&iceberg_catalog_rest_request(ident, requirements, updates))
             .map_err(|err| Error::Commit {
                 table: ident.to_string(),
                 message: format!("encode the commit: {err}"),
                 retryable: false,
             })?;
-        let mut request = self
-            .client
-            .post(url)
-            .header("content-type", "application/json")
-            .body(body);
-        if let Some(token) = &session.token {
-            request = request.bearer_auth(token);
-        }
-        let response = match request.send().await {
-            Ok(response) => response,
-            Err(err) if err.is_connect() => {
-                return Err(Error::Commit {
-                    table: ident.to_string(),
-                    message: format!("REST commit: {err}"),
-                    retryable: true,
-                });
+        let mut refreshed = false;
+        loop {
+            let session = self.session().await?;
+            let namespace = form_encode(&ident.namespace().join("\u{1f}"));
+            let mut url = format!("{}/v1", self.uri);
+            if let Some(prefix) = &session.prefix {
+                url.push('/');
+                url.push_str(prefix);
             }
-            Err(err) => return Ok(SwapOutcome::Unknown(format!("REST commit: {err}"))),
-        };
-        let status = response.status();
-        if status.is_success() {
-            return Ok(SwapOutcome::Committed);
-        }
-        let text = response.text().await.unwrap_or_default();
-        match status.as_u16() {
-            409 => Ok(SwapOutcome::Conflict),
-            500..=599 => Ok(SwapOutcome::Unknown(format!("REST commit: HTTP {status}"))),
-            _ => Err(Error::Commit {
-                table: ident.to_string(),
-                message: format!("REST commit: HTTP {status}: {}", truncate(&text, 400)),
-                retryable: false,
-            }),
+            url.push_str(&format!(
+                "/namespaces/{namespace}/tables/{}",
+                form_encode(ident.name())
+            ));
+            let mut request = self
+                .client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body.clone());
+            if let Some(token) = &session.token {
+                request = request.bearer_auth(token);
+            }
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(err) if err.is_connect() => {
+                    return Err(Error::Commit {
+                        table: ident.to_string(),
+                        message: format!("REST commit: {err}"),
+                        retryable: true,
+                    });
+                }
+                Err(err) => return Ok(SwapOutcome::Unknown(format!("REST commit: {err}"))),
+            };
+            let status = response.status();
+            if status.is_success() {
+                return Ok(SwapOutcome::Committed);
+            }
+            // An expired token: nothing was applied; fetch a new one once.
+            if matches!(status.as_u16(), 401 | 419) && self.credential.is_some() && !refreshed {
+                refreshed = true;
+                *self.session.lock().await = None;
+                continue;
+            }
+            let text = response.text().await.unwrap_or_default();
+            return match status.as_u16() {
+                409 => Ok(SwapOutcome::Conflict),
+                500..=599 => Ok(SwapOutcome::Unknown(format!("REST commit: HTTP {status}"))),
+                _ => Err(Error::Commit {
+                    table: ident.to_string(),
+                    message: format!("REST commit: HTTP {status}: {}", truncate(&text, 400)),
+                    retryable: status.as_u16() == 429,
+                }),
+            };
         }
     }
 }

@@ -193,6 +193,82 @@ async fn a_day_of_flushes_converges_to_few_files_and_small_metadata() {
     );
     let (rows_after, distinct_after) = rows_and_bodies(&after.table).await;
     assert_eq!((rows_after, distinct_after), (rows, distinct));
+
+    // An append on the compacted, expired table: what the next day's commits start from.
+    let mut table = after.table.clone();
+    let mut later_ms = Vec::new();
+    for n in commits..commits + 20 {
+        let files = write_data_files(&table, &flush(n, day_start), &ParquetConfig::default())
+            .await
+            .unwrap();
+        let begun = Instant::now();
+        let transaction = Transaction::new(&table);
+        let transaction = transaction
+            .fast_append()
+            .with_check_duplicate(false)
+            .add_data_files(files)
+            .apply(transaction)
+            .unwrap();
+        table = transaction.commit(lake.catalog().as_ref()).await.unwrap();
+        later_ms.push(begun.elapsed().as_secs_f64() * 1000.0);
+    }
+    eprintln!(
+        "append after compaction and expiry: p50 {:.1} ms (before: first 20 p50 {:.1} ms, last 100 mean {:.1} ms)",
+        percentile(&later_ms, 0.5),
+        percentile(&append_ms[..20.min(append_ms.len())], 0.5),
+        append_ms[append_ms.len().saturating_sub(100)..]
+            .iter()
+            .sum::<f64>()
+            / 100f64.min(append_ms.len() as f64)
+    );
+}
+
+/// A table without a sort order (as Spark and PyIceberg create them): the rewrite copies
+/// inputs one after another instead of merging, and loses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_without_a_sort_order_is_rewritten_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LakeConfig::default();
+    let lake = open_lake(&config, dir.path()).await.unwrap();
+    let layout = TableLayout {
+        sort_by: Vec::new(),
+        ..TableLayout::default()
+    };
+    let mut table = lake.table("logs", &logs_schema(), &layout).await.unwrap();
+    assert!(table.metadata().default_sort_order().fields.is_empty());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let day_start = (now / 86_400 - 2) * 86_400;
+    for n in 0..6 {
+        let files = write_data_files(&table, &flush(n, day_start), &ParquetConfig::default())
+            .await
+            .unwrap();
+        let transaction = Transaction::new(&table);
+        let transaction = transaction
+            .fast_append()
+            .add_data_files(files)
+            .apply(transaction)
+            .unwrap();
+        table = transaction.commit(lake.catalog().as_ref()).await.unwrap();
+    }
+    let compactor = Compactor::open(
+        &config,
+        dir.path(),
+        &ParquetConfig::default(),
+        CompactorConfig::default(),
+        false,
+    )
+    .await
+    .unwrap();
+    let reports = compactor.round(SystemTime::now()).await;
+    assert!(reports[0].failures.is_empty(), "{:?}", reports[0].failures);
+    assert_eq!(reports[0].partitions_rewritten, SERVICES);
+    let after = TableState::load(load(&lake).await).await.unwrap();
+    assert_eq!(after.data_files().count(), SERVICES);
+    let (rows, distinct) = rows_and_bodies(&after.table).await;
+    assert_eq!((rows, distinct), (6 * SERVICES * LINES_PER_SERVICE, rows));
 }
 
 fn percentile(values: &[f64], p: f64) -> f64 {

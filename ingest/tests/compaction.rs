@@ -616,7 +616,10 @@ fn four_nodes_and_the_compactor(lake_toml: &str, catalog: &str, namespace: &str)
         eprintln!("{metric} {}", metric_value(ports[0], &metric));
     }
     // Every step of every round worked (orphan listing included), races notwithstanding.
-    assert_eq!(metric_value(ports[0], "icegate_compactor_failures_total"), 0);
+    assert_eq!(
+        metric_value(ports[0], "icegate_compactor_failures_total"),
+        0
+    );
     for server in servers {
         server.stop();
     }

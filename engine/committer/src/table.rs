@@ -169,8 +169,9 @@ fn sort_order(schema: &Schema, layout: &TableLayout) -> Result<SortOrder, String
             null_order: NullOrder::First,
         });
     }
+    // Iceberg reserves order id 0 for "unsorted" and requires it then.
     builder
-        .with_order_id(1)
+        .with_order_id(if layout.sort_by.is_empty() { 0 } else { 1 })
         .build(schema)
         .map_err(|err| format!("sort order: {err}"))
 }
