@@ -39,6 +39,24 @@ fn flush(n: usize, day_start: u64) -> RecordBatch {
     NdjsonDecoder::new().decode(body.as_bytes(), &NdjsonContext::default(), 0)
 }
 
+/// Writes `batch` and fast-appends it (no duplicate check: a day of manifests would be
+/// re-read every commit); returns the new table and the commit's milliseconds.
+async fn append(lake: &Lake, table: &Table, batch: &RecordBatch) -> (Table, f64) {
+    let files = write_data_files(table, batch, &ParquetConfig::default())
+        .await
+        .unwrap();
+    let begun = Instant::now();
+    let transaction = Transaction::new(table);
+    let transaction = transaction
+        .fast_append()
+        .with_check_duplicate(false)
+        .add_data_files(files)
+        .apply(transaction)
+        .unwrap();
+    let table = transaction.commit(lake.catalog().as_ref()).await.unwrap();
+    (table, begun.elapsed().as_secs_f64() * 1000.0)
+}
+
 async fn load(lake: &Lake) -> Table {
     lake.catalog()
         .load_table(&lake.table_ident("logs"))
@@ -103,19 +121,9 @@ async fn a_day_of_flushes_converges_to_few_files_and_small_metadata() {
     let started = Instant::now();
     let mut append_ms = Vec::new();
     for n in 0..commits {
-        let files = write_data_files(&table, &flush(n, day_start), &ParquetConfig::default())
-            .await
-            .unwrap();
-        let begun = Instant::now();
-        let transaction = Transaction::new(&table);
-        let transaction = transaction
-            .fast_append()
-            .with_check_duplicate(false)
-            .add_data_files(files)
-            .apply(transaction)
-            .unwrap();
-        table = transaction.commit(lake.catalog().as_ref()).await.unwrap();
-        append_ms.push(begun.elapsed().as_secs_f64() * 1000.0);
+        let (next, ms) = append(&lake, &table, &flush(n, day_start)).await;
+        table = next;
+        append_ms.push(ms);
     }
     let before = TableState::load(load(&lake).await).await.unwrap();
     let files_before = before.data_files().count();
@@ -198,19 +206,9 @@ async fn a_day_of_flushes_converges_to_few_files_and_small_metadata() {
     let mut table = after.table.clone();
     let mut later_ms = Vec::new();
     for n in commits..commits + 20 {
-        let files = write_data_files(&table, &flush(n, day_start), &ParquetConfig::default())
-            .await
-            .unwrap();
-        let begun = Instant::now();
-        let transaction = Transaction::new(&table);
-        let transaction = transaction
-            .fast_append()
-            .with_check_duplicate(false)
-            .add_data_files(files)
-            .apply(transaction)
-            .unwrap();
-        table = transaction.commit(lake.catalog().as_ref()).await.unwrap();
-        later_ms.push(begun.elapsed().as_secs_f64() * 1000.0);
+        let (next, ms) = append(&lake, &table, &flush(n, day_start)).await;
+        table = next;
+        later_ms.push(ms);
     }
     eprintln!(
         "append after compaction and expiry: p50 {:.1} ms (before: first 20 p50 {:.1} ms, last 100 mean {:.1} ms)",
@@ -242,16 +240,7 @@ async fn a_table_without_a_sort_order_is_rewritten_too() {
         .as_secs();
     let day_start = (now / 86_400 - 2) * 86_400;
     for n in 0..6 {
-        let files = write_data_files(&table, &flush(n, day_start), &ParquetConfig::default())
-            .await
-            .unwrap();
-        let transaction = Transaction::new(&table);
-        let transaction = transaction
-            .fast_append()
-            .add_data_files(files)
-            .apply(transaction)
-            .unwrap();
-        table = transaction.commit(lake.catalog().as_ref()).await.unwrap();
+        table = append(&lake, &table, &flush(n, day_start)).await.0;
     }
     let compactor = Compactor::open(
         &config,
