@@ -126,8 +126,13 @@ impl TableCommitter for IcebergCommitter {
                 ),
             ]);
             let transaction = Transaction::new(&current);
+            // No duplicate-file check: it reads every manifest of the table on every commit
+            // (seconds per append on a day-long table), and what it guards against cannot
+            // happen here — file names are fresh UUIDs and a range lands once by the
+            // watermark above. Java's FastAppend does not check either.
             let action = transaction
                 .fast_append()
+                .with_check_duplicate(false)
                 .add_data_files(request.files.clone())
                 .set_snapshot_properties(properties);
             let transaction = action.apply(transaction).map_err(
