@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use iceberg::spec::Operation;
+use iceberg::spec::{DataFile, Operation};
 use icegate_committer::{Lake, LakeConfig, open_lake};
 use icegate_writer::ParquetConfig;
 use tokio::sync::watch;
@@ -17,7 +17,7 @@ use crate::expire::{Expired, expire};
 use crate::live::TableState;
 use crate::orphans::{Lister, Orphans, collect};
 use crate::plan::{PartitionRewrite, Skip, partition_end, partition_label, plan_rewrites};
-use crate::replace::{Change, ManifestPolicy, TableHandle, commit_change};
+use crate::replace::{Change, Committed, ManifestPolicy, TableHandle, commit_change};
 use crate::rewrite::rewrite_bin;
 use crate::stats::CompactorStats;
 use crate::swap::{MetadataSwap, swap_for};
@@ -41,6 +41,21 @@ pub struct TableReport {
     pub manifests: usize,
     /// Steps that failed, with the reason (retried next round).
     pub failures: Vec<String>,
+}
+
+/// Input bytes rewritten before a commit: bounds the work a crash or an abandoned commit
+/// throws away, while a day of small files still lands in one commit.
+const COMMIT_GROUP_BYTES: u64 = 1 << 30;
+
+/// Rewritten partitions not yet committed.
+#[derive(Debug, Default)]
+struct RewriteGroup {
+    partitions: usize,
+    rows: u64,
+    input_bytes: u64,
+    written_bytes: u64,
+    removed: HashSet<String>,
+    added: Vec<DataFile>,
 }
 
 /// A table's planned work, for `plan`.
@@ -137,6 +152,17 @@ impl Compactor {
             max_manifests: self.config.max_manifests,
             target_size: self.config.manifest_target_size,
         }
+    }
+
+    /// Commits `change`, counting conflicts as they happen and the commit when it lands.
+    async fn commit(&self, handle: &TableHandle, change: &Change) -> Result<Option<Committed>> {
+        let stats = self.stats.clone();
+        let on_conflict = move || CompactorStats::add(&stats.conflicts, 1);
+        let committed = commit_change(handle, change, self.policy(), &on_conflict).await?;
+        if committed.is_some() {
+            CompactorStats::add(&self.stats.commits, 1);
+        }
+        Ok(committed)
     }
 
     async fn exists(&self, table: &str) -> Result<bool> {
@@ -347,13 +373,7 @@ impl Compactor {
             partition_spec_id: None,
             allow_missing: true,
         };
-        let stats = self.stats.clone();
-        if let Some(committed) = commit_change(handle, &change, self.policy(), &|| {
-            CompactorStats::add(&stats.conflicts, 1)
-        })
-        .await?
-        {
-            CompactorStats::add(&self.stats.commits, 1);
+        if let Some(committed) = self.commit(handle, &change).await? {
             CompactorStats::add(
                 &self.stats.retention_files_dropped,
                 committed.removed_files as u64,
@@ -378,6 +398,7 @@ impl Compactor {
                 return Ok(());
             }
         };
+        let mut group = RewriteGroup::default();
         for rewrite in rewrites {
             report.partitions_rewritten += 1;
             report.files_rewritten += rewrite.input_files();
@@ -406,56 +427,76 @@ impl Compactor {
                     retryable: false,
                 });
             }
-            let written_bytes: u64 = added.iter().map(|f| f.file_size_in_bytes()).sum();
             tracing::debug!(table = %handle.ident, partition = %rewrite.label, files = added.len(), "rewrite outputs written");
-            let change = Change {
-                operation: Operation::Replace,
-                reason: "rewrite",
-                removed: rewrite
+            group.partitions += 1;
+            group.rows += rows;
+            group.input_bytes += rewrite.input_bytes();
+            group.written_bytes += added.iter().map(|f| f.file_size_in_bytes()).sum::<u64>();
+            group.removed.extend(
+                rewrite
                     .inputs()
-                    .map(|entry| entry.data_file().file_path().to_string())
-                    .collect(),
-                added,
-                partition_spec_id: Some(state.table.metadata().default_partition_spec_id()),
-                allow_missing: false,
-            };
-            let stats = self.stats.clone();
-            match commit_change(handle, &change, self.policy(), &|| {
-                CompactorStats::add(&stats.conflicts, 1)
-            })
-            .await
-            {
-                Ok(Some(committed)) => {
-                    let stats = &self.stats;
-                    CompactorStats::add(&stats.commits, 1);
-                    CompactorStats::add(&stats.files_rewritten, committed.removed_files as u64);
-                    CompactorStats::add(&stats.bytes_rewritten, rewrite.input_bytes());
-                    CompactorStats::add(&stats.files_written, committed.added_files as u64);
-                    CompactorStats::add(&stats.bytes_written, written_bytes);
-                    CompactorStats::add(&stats.rows_rewritten, rows);
-                    report.files_written += committed.added_files;
-                    report.bytes_written += written_bytes;
-                    tracing::info!(
-                        table = %handle.ident,
-                        partition = %rewrite.label,
-                        inputs = committed.removed_files,
-                        outputs = committed.added_files,
-                        input_bytes = rewrite.input_bytes(),
-                        output_bytes = written_bytes,
-                        attempts = committed.attempts,
-                        "rewrote partition"
-                    );
-                }
-                Ok(None) => {}
-                // Another job replaced an input first: this rewrite is obsolete; its outputs
-                // are left to the orphan collector (deleting them here could race a commit
-                // whose outcome was unknown).
-                Err(Error::InputGone { path, .. }) => {
-                    CompactorStats::add(&self.stats.aborted, 1);
-                    tracing::info!(table = %handle.ident, partition = %rewrite.label, path, "rewrite abandoned: an input is gone");
-                }
-                Err(err) => return Err(err),
+                    .map(|e| e.data_file().file_path().to_string()),
+            );
+            group.added.extend(added);
+            if group.input_bytes >= COMMIT_GROUP_BYTES {
+                let full = std::mem::take(&mut group);
+                self.commit_group(handle, &state, full, report).await?;
             }
+        }
+        if group.partitions > 0 {
+            self.commit_group(handle, &state, group, report).await?;
+        }
+        Ok(())
+    }
+
+    /// Commits rewritten partitions as one `replace` snapshot: every manifest listing an
+    /// input is rewritten once per commit, so one commit per partition would rewrite a
+    /// day's manifests once per partition.
+    async fn commit_group(
+        &self,
+        handle: &TableHandle,
+        state: &TableState,
+        group: RewriteGroup,
+        report: &mut TableReport,
+    ) -> Result<()> {
+        let change = Change {
+            operation: Operation::Replace,
+            reason: "rewrite",
+            removed: group.removed,
+            added: group.added,
+            partition_spec_id: Some(state.table.metadata().default_partition_spec_id()),
+            allow_missing: false,
+        };
+        match self.commit(handle, &change).await {
+            Ok(Some(committed)) => {
+                let stats = &self.stats;
+                CompactorStats::add(&stats.files_rewritten, committed.removed_files as u64);
+                CompactorStats::add(&stats.bytes_rewritten, group.input_bytes);
+                CompactorStats::add(&stats.files_written, committed.added_files as u64);
+                CompactorStats::add(&stats.bytes_written, group.written_bytes);
+                CompactorStats::add(&stats.rows_rewritten, group.rows);
+                report.files_written += committed.added_files;
+                report.bytes_written += group.written_bytes;
+                tracing::info!(
+                    table = %handle.ident,
+                    partitions = group.partitions,
+                    inputs = committed.removed_files,
+                    outputs = committed.added_files,
+                    input_bytes = group.input_bytes,
+                    output_bytes = group.written_bytes,
+                    attempts = committed.attempts,
+                    "rewrote partitions"
+                );
+            }
+            Ok(None) => {}
+            // Another job replaced an input first: this rewrite is obsolete; its outputs
+            // are left to the orphan collector (deleting them here could race a commit
+            // whose outcome was unknown).
+            Err(Error::InputGone { path, .. }) => {
+                CompactorStats::add(&self.stats.aborted, 1);
+                tracing::info!(table = %handle.ident, partitions = group.partitions, path, "rewrite abandoned: an input is gone");
+            }
+            Err(err) => return Err(err),
         }
         Ok(())
     }
@@ -477,13 +518,7 @@ impl Compactor {
             partition_spec_id: None,
             allow_missing: true,
         };
-        let stats = self.stats.clone();
-        if let Some(committed) = commit_change(handle, &change, self.policy(), &|| {
-            CompactorStats::add(&stats.conflicts, 1)
-        })
-        .await?
-        {
-            CompactorStats::add(&self.stats.commits, 1);
+        if let Some(committed) = self.commit(handle, &change).await? {
             CompactorStats::add(&self.stats.manifest_merges, 1);
             tracing::info!(table = %handle.ident, before = state.manifests.len(), after = committed.manifests, "merged manifests");
         }
