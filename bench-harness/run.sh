@@ -6,10 +6,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source ci/env.sh
 bench-harness/setup.sh
-cargo build --release --locked -p icegate-ingest -p icegate-loadgen -p icegate-bench-harness -p ice-grep
+cargo build --release --locked -p icegate-ingest -p icegate-loadgen -p icegate-bench-harness -p ice-grep \
+    -p icegate-compactor
 # `bench-harness/run.sh query` runs the ice-grep vs DuckDB benchmark instead of the cases.
 if [ "${1:-}" = "query" ]; then
     shift
     exec "$CARGO_TARGET_DIR/release/bench-harness" query "$@"
+fi
+# `bench-harness/run.sh compaction` compacts a day of flushes with icegate-compactor and Spark.
+if [ "${1:-}" = "compaction" ]; then
+    shift
+    ci/spark-setup.sh
+    exec "$CARGO_TARGET_DIR/release/bench-harness" compaction "$@"
 fi
 exec "$CARGO_TARGET_DIR/release/bench-harness" run "$@"

@@ -10,10 +10,13 @@
 //!   reports, `cases.csv`, `summary.json` (machine, commit, every figure) and [`plot`]s.
 //! - [`compare`]: a run against a stored one, "1.12x slower / no change" per metric.
 //! - [`query_bench`]: ice-grep against DuckDB's iceberg extension on one generated table.
+//! - [`compaction_bench`]: a day of 30-second flushes compacted by `icegate-compactor` and
+//!   by Spark's `rewrite_data_files`; throughput, queries and append latency before and after.
 //! - [`gate`]: instruction counts of the hot paths (Callgrind via gungraun) against the
 //!   committed `bench-harness/instructions.json`, with a tolerance: what CI gates on.
 
 pub mod case;
+pub mod compaction_bench;
 pub mod compare;
 pub mod gate;
 pub mod plot;

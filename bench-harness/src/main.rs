@@ -10,7 +10,7 @@ use icegate_bench_harness::case::Case;
 use icegate_bench_harness::results::{Machine, RunSummary, write_cases_csv};
 use icegate_bench_harness::runner::Runner;
 use icegate_bench_harness::targets::Tools;
-use icegate_bench_harness::{compare, gate, plot, query_bench};
+use icegate_bench_harness::{compaction_bench, compare, gate, plot, query_bench};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,14 +66,35 @@ enum Command {
         /// Where the generated table lives (kept between runs).
         #[arg(long, default_value = "/var/tmp/icegate-query-bench")]
         data_dir: PathBuf,
-        /// Results folder. Default: results/DATE-MACHINE/query.
+        #[command(flatten)]
+        results: ResultsArgs,
+    },
+    /// A day of 30-second flushes, compacted by icegate-compactor and by Spark.
+    Compaction {
+        #[arg(long, default_value_t = 2880)]
+        commits: u64,
+        #[arg(long, default_value_t = 16)]
+        services: u32,
+        #[arg(long, default_value_t = 1600)]
+        rows_per_commit: u64,
+        /// Also write a second day with the compactor's round every this many commits
+        /// (0: skip).
+        #[arg(long, default_value_t = 10)]
+        compact_every: u64,
+        /// zstd level both engines rewrite at (default: the compactor's).
+        #[arg(long, default_value_t = icegate_compactor::CompactorConfig::default().zstd_level)]
+        zstd_level: i32,
+        /// Skip Spark's rewrite_data_files.
         #[arg(long)]
-        out: Option<PathBuf>,
-        /// Directory with the release ice-grep.
+        no_spark: bool,
+        /// Write the day, then stop with an error naming its folder.
         #[arg(long)]
-        bin_dir: Option<PathBuf>,
-        #[arg(long, default_value = "rust-2c")]
-        machine: String,
+        write_only: bool,
+        /// Scratch space for the tables (emptied first).
+        #[arg(long, default_value = "/var/tmp/icegate-compaction-bench")]
+        data_dir: PathBuf,
+        #[command(flatten)]
+        results: ResultsArgs,
     },
     /// Instruction counts of the hot paths against bench-harness/instructions.json.
     Gate {
@@ -86,6 +107,29 @@ enum Command {
         #[arg(long, default_value = "bench-harness/instructions.json")]
         baseline: PathBuf,
     },
+}
+
+/// Where a bench's results go and which binaries it runs.
+#[derive(Debug, clap::Args)]
+struct ResultsArgs {
+    /// Results folder. Default: results/DATE-MACHINE/BENCH (query, compactor).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Directory with the release binaries (ice-grep, icegate-compactor).
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Machine name for the default results folder.
+    #[arg(long, default_value = "rust-2c")]
+    machine: String,
+}
+
+impl ResultsArgs {
+    /// The results folder for `bench` run on `date`.
+    fn folder(&self, date: &str, bench: &str) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("results/{date}-{}/{bench}", self.machine)))
+    }
 }
 
 fn today() -> String {
@@ -199,15 +243,32 @@ fn run(
     Ok(ok)
 }
 
+fn compaction(settings: &compaction_bench::Settings, results: ResultsArgs) -> anyhow::Result<bool> {
+    let tools = Tools::discover(results.bin_dir.clone());
+    let spark_python = std::env::var_os("ICEGATE_SPARK_PYTHON").map(PathBuf::from);
+    let date = today();
+    let out = results.folder(&date, "compactor");
+    std::fs::create_dir_all(&out)?;
+    let report = compaction_bench::run(settings, &tools.bin_dir, spark_python.as_deref())?;
+    let summary = serde_json::json!({
+        "date": date,
+        "machine": Machine::read(),
+        "report": report,
+    });
+    let path = out.join("bench.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&summary)?)?;
+    eprintln!("== wrote {}", path.display());
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(true)
+}
+
 fn query(
     shape: query_bench::TableShape,
     data_dir: &std::path::Path,
-    out: Option<PathBuf>,
-    bin_dir: Option<PathBuf>,
-    machine: &str,
+    results: ResultsArgs,
 ) -> anyhow::Result<bool> {
     use query_bench::{PATTERN, Timing, median, run_duckdb, run_ice_grep};
-    let tools = Tools::discover(bin_dir);
+    let tools = Tools::discover(results.bin_dir.clone());
     let ice_grep = tools.bin_dir.join("ice-grep");
     anyhow::ensure!(
         ice_grep.exists(),
@@ -219,7 +280,7 @@ fn query(
         .clone()
         .context("no bench venv python (bench-harness/setup.sh installs DuckDB)")?;
     let date = today();
-    let out = out.unwrap_or_else(|| PathBuf::from(format!("results/{date}-{machine}/query")));
+    let out = results.folder(&date, "query");
     std::fs::create_dir_all(&out)?;
     eprintln!(
         "== table: {} rows, {} hours x {} services",
@@ -406,9 +467,7 @@ fn main() -> ExitCode {
             hours,
             services,
             data_dir,
-            out,
-            bin_dir,
-            machine,
+            results,
         } => query(
             query_bench::TableShape {
                 rows,
@@ -416,9 +475,30 @@ fn main() -> ExitCode {
                 services,
             },
             &data_dir,
-            out,
-            bin_dir,
-            &machine,
+            results,
+        ),
+        Command::Compaction {
+            commits,
+            services,
+            rows_per_commit,
+            compact_every,
+            zstd_level,
+            no_spark,
+            write_only,
+            data_dir,
+            results,
+        } => compaction(
+            &compaction_bench::Settings {
+                commits,
+                services,
+                rows_per_commit,
+                data_dir,
+                compact_every,
+                spark: !no_spark,
+                write_only,
+                zstd_level,
+            },
+            results,
         ),
         Command::Gate {
             update,

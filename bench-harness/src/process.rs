@@ -190,6 +190,18 @@ fn wait4(pid: libc::pid_t, flags: libc::c_int) -> anyhow::Result<Option<Usage>> 
     }))
 }
 
+/// CPU seconds (user + system, every thread) this process has used so far.
+pub fn self_cpu_secs() -> f64 {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage; RUSAGE_SELF needs nothing else.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return 0.0;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
 /// (CPU seconds, RSS KiB) of `pid` from /proc, or `None` once it has exited.
 pub fn read_proc(pid: u32) -> Option<(f64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

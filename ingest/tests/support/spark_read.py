@@ -54,20 +54,26 @@ def jsonable(value):
     return value
 
 
-def main():
-    if len(sys.argv) != 5:
-        fail("usage: spark_read.py CATALOG_DB WAREHOUSE TABLE COLUMNS")
-    catalog_db, warehouse = (pathlib.Path(p).absolute() for p in sys.argv[1:3])
-    table, columns = sys.argv[3], [c.strip() for c in sys.argv[4].split(",") if c.strip()]
-    if not catalog_db.is_file():
-        fail(f"no catalog file at {catalog_db}")
-    if not columns:
-        fail("no columns given")
+def error_text(err):
+    """The first line of what went wrong: a Py4JJavaError's Java exception text, else err's."""
+    java = getattr(err, "java_exception", None)
+    text = (str(java.toString()) if java is not None else str(err)).strip() or repr(err)
+    return text.splitlines()[0]
+
+
+def catalog_name():
+    return os.environ.get("ICEGATE_CATALOG_NAME", "icegate")
+
+
+def spark_session(catalog_db, warehouse, app, master="local[1]", memory="1g", extra=None):
+    """A local Spark session with IceGate's SQL catalog as an Iceberg JDBC catalog named
+    catalog_name(); returns (session, scratch directory to clean up after stopping it)."""
+    extra = extra or {}
+    catalog = catalog_name()
     cache = pathlib.Path(os.environ.get("ICEGATE_CACHE") or pathlib.Path.home() / ".cache/icegate")
     jars = sorted(str(j) for j in (cache / "spark/jars").glob("*.jar"))
     if not jars:
         fail(f"no jars in {cache / 'spark/jars'}: run ci/spark-setup.sh")
-    catalog = os.environ.get("ICEGATE_CATALOG_NAME", "icegate")
 
     # PySpark turns timestamps into naive datetimes in the process's local zone: make it UTC.
     os.environ["TZ"] = "UTC"
@@ -91,9 +97,9 @@ def main():
     )
     prefix = f"spark.sql.catalog.{catalog}"
     builder = (
-        SparkSession.builder.master("local[1]")
-        .appName("icegate-spark-read")
-        .config("spark.driver.memory", "1g")
+        SparkSession.builder.master(master)
+        .appName(app)
+        .config("spark.driver.memory", memory)
         # On the JVM's own class path: DriverManager must see the SQLite driver.
         .config("spark.driver.extraClassPath", ":".join(jars))
         .config("spark.driver.extraJavaOptions",
@@ -111,19 +117,30 @@ def main():
         .config(f"{prefix}.jdbc.schema-version", "V1")
         .config(f"{prefix}.warehouse", f"file://{warehouse}")
     )
-    spark = None
+    for key, value in extra.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate(), scratch
+
+
+def main():
+    if len(sys.argv) != 5:
+        fail("usage: spark_read.py CATALOG_DB WAREHOUSE TABLE COLUMNS")
+    catalog_db, warehouse = (pathlib.Path(p).absolute() for p in sys.argv[1:3])
+    table, columns = sys.argv[3], [c.strip() for c in sys.argv[4].split(",") if c.strip()]
+    if not catalog_db.is_file():
+        fail(f"no catalog file at {catalog_db}")
+    if not columns:
+        fail("no columns given")
+    catalog = catalog_name()
+    spark, scratch = spark_session(catalog_db, warehouse, "icegate-spark-read")
     try:
-        spark = builder.getOrCreate()
         name = ".".join(quote(p) for p in [catalog, *table.split(".")])
         query = f"SELECT {', '.join(quote(c) for c in columns)} FROM {name}"
         rows = [[jsonable(v) for v in row] for row in spark.sql(query).collect()]
     except Exception as err:
-        java = getattr(err, "java_exception", None)  # a Py4JJavaError: the Java exception's text
-        text = (str(java.toString()) if java is not None else str(err)).strip() or repr(err)
-        fail(f"reading {table} failed: {text.splitlines()[0]}")
+        fail(f"reading {table} failed: {error_text(err)}")
     finally:
-        if spark is not None:
-            spark.stop()
+        spark.stop()
         scratch.cleanup()
     print(json.dumps(rows))
 
