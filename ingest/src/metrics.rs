@@ -124,6 +124,16 @@ pub fn render(pipeline: &Pipeline) -> String {
             &metrics.quarantined_records,
         ),
         (
+            "icegate_promoted_columns_total",
+            "Attribute keys this node promoted to typed columns (schema updates).",
+            &metrics.promoted_columns,
+        ),
+        (
+            "icegate_rescued_values_total",
+            "Values that did not fit their promoted column, kept in _rescued.",
+            &metrics.rescued_values,
+        ),
+        (
             "icegate_split_requests_total",
             "Requests that decoded to more than one WAL record takes, stored as several.",
             &metrics.split_requests,

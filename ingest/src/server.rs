@@ -93,6 +93,7 @@ pub async fn start(config: IngestConfig) -> anyhow::Result<Server> {
             ..RetryPolicy::default()
         },
         metrics,
+        schema: config.schema.clone(),
     });
 
     let timeout = Duration::from_millis(config.shutdown_timeout_ms);

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use icegate_batcher::BatcherConfig;
 use icegate_committer::LakeConfig;
 use icegate_compactor::CompactorConfig;
+use icegate_evolve::SchemaConfig;
 use icegate_redact::RedactConfig;
 use icegate_wal::WalConfig;
 use icegate_writer::ParquetConfig;
@@ -33,8 +34,9 @@ use crate::error::{Error, Result};
 /// [parquet]   # zstd-level, row-group-rows…         (icegate_writer::ParquetConfig)
 /// [redact]    # detectors, mode, drop-keys…         (icegate_redact::RedactConfig)
 /// [compactor] # enabled, interval, retention…       (icegate_compactor::CompactorConfig)
+/// [schema]    # promote, min-share, max-columns…    (icegate_evolve::SchemaConfig)
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct IngestConfig {
     /// Root of the embedded defaults. Default: `./icegate-data`.
@@ -61,6 +63,7 @@ pub struct IngestConfig {
     pub parquet: ParquetConfig,
     pub redact: RedactConfig,
     pub compactor: CompactorConfig,
+    pub schema: SchemaConfig,
 }
 
 impl Default for IngestConfig {
@@ -80,6 +83,7 @@ impl Default for IngestConfig {
             parquet: ParquetConfig::default(),
             redact: RedactConfig::default(),
             compactor: CompactorConfig::default(),
+            schema: SchemaConfig::default(),
         }
     }
 }
@@ -125,7 +129,13 @@ impl IngestConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|err| Error::Config(format!("reading {}: {err}", path.display())))?;
-        toml::from_str(&text).map_err(|err| Error::Config(format!("{}: {err}", path.display())))
+        let config: Self = toml::from_str(&text)
+            .map_err(|err| Error::Config(format!("{}: {err}", path.display())))?;
+        config
+            .schema
+            .validate()
+            .map_err(|err| Error::Config(format!("{}: {err}", path.display())))?;
+        Ok(config)
     }
 
     /// The file at `path` (defaults without one), with `data_dir` in place of the file's when

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use icegate_batcher::{BatcherConfig, MemoryBudget, TableKey};
+use icegate_evolve::SchemaConfig;
 use icegate_redact::Redactor;
 use icegate_wal::Wal;
 use tokio::sync::{mpsc, watch};
@@ -40,6 +41,8 @@ pub struct PipelineParts<L> {
     pub quarantine: Quarantine,
     pub retry: RetryPolicy,
     pub metrics: Arc<Metrics>,
+    /// Which attribute keys become columns, per table.
+    pub schema: SchemaConfig,
 }
 
 /// The flushing half; run it with [`Flusher::run`].
@@ -88,6 +91,7 @@ pub fn build<L: LakeSink>(parts: PipelineParts<L>) -> (Arc<Pipeline>, Flusher<L>
         batcher: parts.batcher,
         budget,
         retry: parts.retry,
+        schema: parts.schema,
         stop: stop_rx,
     });
     let flusher = Flusher {

@@ -8,20 +8,24 @@ use std::time::Duration;
 
 use arrow::array::RecordBatch;
 use async_trait::async_trait;
-use iceberg::spec::{DataFile, TableMetadata};
+use iceberg::spec::{DataFile, PrimitiveType, TableMetadata, Type};
 use iceberg::table::Table;
-use iceberg::transaction::{ApplyTransactionAction, Transaction};
+use iceberg::transaction::{AddColumn, ApplyTransactionAction, Transaction};
 use iceberg::{NamespaceIdent, TableIdent};
 use icegate_batcher::TableKey;
 use icegate_committer::{
     CatalogConfig, Lake, LakeConfig, WAL_FIRST_SEQ_PROPERTY, WAL_LAST_SEQ_PROPERTY,
     WRITER_ID_PROPERTY, committed_seq_of, open_lake,
 };
+use icegate_evolve::table::{iceberg_type, promotions_of};
+use icegate_evolve::{PromotedColumn, Promotions, RESCUED_COLUMN, rescued_doc};
 use icegate_writer::{ParquetConfig, write_data_files};
 use tokio::sync::OnceCell;
 
 use crate::error::{Error, ErrorClass, Result, error_chain};
-use crate::lake::{Commit, CommitOutcome, LakeSink, Watermark, check_commit, watermark_property};
+use crate::lake::{
+    Commit, CommitOutcome, LakeSink, Watermark, check_commit, columns_to_add, watermark_property,
+};
 use crate::signal::Signal;
 
 /// Tables in the configured Iceberg catalog.
@@ -338,5 +342,100 @@ impl LakeSink for IcebergLake {
         self.forget(key);
         let table = self.load(key).await?;
         Ok(watermark_of(table.metadata(), writer_id))
+    }
+
+    async fn promotions(&self, key: &TableKey) -> Result<Promotions> {
+        let table = self.load(key).await?;
+        Ok(promotions_of(table.metadata().current_schema()))
+    }
+
+    async fn add_columns(
+        &self,
+        key: &TableKey,
+        columns: &[PromotedColumn],
+        max_columns: usize,
+    ) -> Result<Promotions> {
+        let lake = self.lake().await?;
+        let max_attempts = self.config.commit.max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // Fresh metadata every attempt: another node may have promoted the same keys.
+            self.forget(key);
+            let table = self.load(key).await?;
+            let current = promotions_of(table.metadata().current_schema());
+            let (additions, rescued) = columns_to_add(&current, columns, max_columns);
+            if additions.is_empty() && !rescued {
+                return Ok(current);
+            }
+            if rescued && current.names.contains(RESCUED_COLUMN) {
+                return Err(Error::Lake {
+                    table: key.to_string(),
+                    operation: "add columns",
+                    class: ErrorClass::Permanent,
+                    message: format!(
+                        "the table has a column {RESCUED_COLUMN:?} that is not a string: \
+                         promotion needs it for values that do not fit their column"
+                    ),
+                });
+            }
+            let prepare = |err| iceberg_error(key, "prepare schema update", err);
+            let base = without_internal_retries(&table).map_err(prepare)?;
+            let transaction = Transaction::new(&base);
+            let mut update = transaction.update_schema();
+            for column in &additions {
+                update = update.add_column(
+                    AddColumn::builder()
+                        .name(column.name.clone())
+                        .field_type(iceberg_type(column.column_type))
+                        .doc(column.doc())
+                        .build(),
+                );
+            }
+            if rescued {
+                update = update.add_column(
+                    AddColumn::builder()
+                        .name(RESCUED_COLUMN)
+                        .field_type(Type::Primitive(PrimitiveType::String))
+                        .doc(rescued_doc())
+                        .build(),
+                );
+            }
+            let transaction = update.apply(transaction).map_err(prepare)?;
+            match transaction.commit(lake.catalog().as_ref()).await {
+                Ok(_) => {
+                    // Read back (the SQL catalog may report a rolled-back commit as done).
+                    self.forget(key);
+                    let table = self.load(key).await?;
+                    let after = promotions_of(table.metadata().current_schema());
+                    if additions.iter().all(|c| after.has(&c.source, &c.key)) {
+                        tracing::info!(
+                            table = %key,
+                            columns = ?additions.iter().map(|c| format!("{}[{:?}] -> {} {}", c.source, c.key, c.name, c.column_type.iceberg_name())).collect::<Vec<_>>(),
+                            "promoted attribute keys to columns"
+                        );
+                        return Ok(after);
+                    }
+                    tracing::debug!(table = %key, attempt, "schema update reported done but not in the table; retrying");
+                }
+                Err(err)
+                    if err.kind() == iceberg::ErrorKind::CatalogCommitConflicts
+                        && attempt < max_attempts =>
+                {
+                    let wait = self.backoff(attempt);
+                    tracing::debug!(table = %key, attempt, ?wait, "schema update conflict; retrying on fresh metadata");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(err) => return Err(iceberg_error(key, "add columns", err)),
+            }
+            if attempt >= max_attempts {
+                return Err(Error::Lake {
+                    table: key.to_string(),
+                    operation: "add columns",
+                    class: ErrorClass::Retryable,
+                    message: "the schema update did not land".into(),
+                });
+            }
+        }
     }
 }

@@ -21,6 +21,7 @@
 use arrow::array::RecordBatch;
 use async_trait::async_trait;
 use icegate_batcher::TableKey;
+use icegate_evolve::{PromotedColumn, Promotions};
 
 use crate::error::Result;
 use crate::signal::Signal;
@@ -170,4 +171,49 @@ pub trait LakeSink: Send + Sync + 'static {
 
     /// `writer_id`'s watermark on the table, `None` if it never committed there.
     async fn watermark(&self, key: &TableKey, writer_id: &str) -> Result<Option<Watermark>>;
+
+    /// The table's promoted columns, as its current schema records them (see
+    /// `icegate_evolve::columns`).
+    async fn promotions(&self, key: &TableKey) -> Result<Promotions>;
+
+    /// Adds `columns` (and the `_rescued` column, once) to the table's schema as one schema
+    /// update, conflict-safe: keys another writer promoted first are skipped, names are
+    /// chosen again against the fresh schema, and no more than `max_columns` promoted
+    /// columns end up in the table. Returns the table's promotions afterwards.
+    async fn add_columns(
+        &self,
+        key: &TableKey,
+        columns: &[PromotedColumn],
+        max_columns: usize,
+    ) -> Result<Promotions>;
+}
+
+/// The additions [`LakeSink::add_columns`] makes on a table whose promotions are `current`:
+/// new keys only, renamed clear of the table's names, within `max_columns`; and whether the
+/// `_rescued` column is still to be added.
+pub fn columns_to_add(
+    current: &Promotions,
+    columns: &[PromotedColumn],
+    max_columns: usize,
+) -> (Vec<PromotedColumn>, bool) {
+    let room = max_columns.saturating_sub(current.columns.len());
+    let mut taken = current.names.clone();
+    let mut seen = std::collections::HashSet::new();
+    let additions: Vec<PromotedColumn> = columns
+        .iter()
+        .filter(|c| !current.has(&c.source, &c.key) && seen.insert((&c.source, &c.key)))
+        .take(room)
+        .map(|c| {
+            let name = icegate_evolve::column_name(&c.source, &c.key, &taken);
+            taken.insert(name.clone());
+            PromotedColumn {
+                name,
+                field_id: None,
+                ..c.clone()
+            }
+        })
+        .collect();
+    let rescued = current.rescued_field_id.is_none()
+        && (!additions.is_empty() || !current.columns.is_empty());
+    (additions, rescued)
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use icegate_batcher::{Batcher, BatcherConfig, MemoryBudget, Reservation, SealedBatch, TableKey};
+use icegate_evolve::{KeyObserver, SchemaConfig};
 use icegate_wal::Wal;
 use tokio::sync::{mpsc, watch};
 
@@ -58,6 +59,7 @@ pub(crate) struct LaneContext<L> {
     pub batcher: BatcherConfig,
     pub budget: MemoryBudget,
     pub retry: RetryPolicy,
+    pub schema: SchemaConfig,
     /// Turns true when the lanes must stop at once (the shutdown timeout passed): whatever
     /// is not committed stays in the WAL.
     pub stop: watch::Receiver<bool>,
@@ -96,6 +98,8 @@ pub(crate) struct Lane<L> {
     blocked: bool,
     backoff: Duration,
     last_warning: Option<String>,
+    /// Counts the table's attribute keys for promotion.
+    observer: KeyObserver,
 }
 
 impl<L: LakeSink> Lane<L> {
@@ -108,6 +112,7 @@ impl<L: LakeSink> Lane<L> {
         let sort_orders = HashMap::from([(key.table.clone(), signal.layout().sort_by)]);
         let batcher = Batcher::new(ctx.batcher.clone(), ctx.budget.clone(), sort_orders);
         let backoff = ctx.retry.initial;
+        let observer = KeyObserver::new(ctx.schema.policy(&key.table).clone());
         Self {
             key,
             signal,
@@ -123,6 +128,7 @@ impl<L: LakeSink> Lane<L> {
             blocked: false,
             backoff,
             last_warning: None,
+            observer,
         }
     }
 
@@ -329,12 +335,18 @@ impl<L: LakeSink> Lane<L> {
             expected: self.expected.clone(),
         };
         let started = Instant::now();
+        if self.observer.policy().promote {
+            off_workers_sync(|| self.observer.observe(&sealed.batch));
+        }
         let staged = loop {
             let written = match self.ensure_table().await {
-                Ok(()) => {
-                    let write = self.ctx.lake.write_files(&self.key, &sealed.batch);
-                    off_workers(self.bounded("write files", write)).await
-                }
+                Ok(()) => match self.promoted(&sealed.batch).await {
+                    Ok(batch) => {
+                        let write = self.ctx.lake.write_files(&self.key, &batch);
+                        off_workers(self.bounded("write files", write)).await
+                    }
+                    Err(err) => Err(err),
+                },
                 Err(err) => Err(err),
             };
             match written {
@@ -413,6 +425,39 @@ impl<L: LakeSink> Lane<L> {
         }
         self.done(&seqs);
         Ok(())
+    }
+
+    /// `batch` as the table's schema has it: promoted keys in their columns (whoever promoted
+    /// them, so every node writes a key to the same place); the keys the observer found
+    /// common are promoted first, by a schema update committed before any data uses it.
+    async fn promoted(&self, batch: &RecordBatch) -> Result<RecordBatch, Error> {
+        let ctx = self.ctx.clone();
+        let mut promotions = self
+            .bounded("read the schema", ctx.lake.promotions(&self.key))
+            .await?;
+        let candidates = self.observer.candidates(&promotions);
+        if !candidates.is_empty() {
+            let columns = icegate_evolve::new_columns(&candidates, &promotions);
+            let before = promotions.columns.len();
+            let max_columns = self.observer.policy().max_columns;
+            promotions = self
+                .bounded(
+                    "add columns",
+                    ctx.lake.add_columns(&self.key, &columns, max_columns),
+                )
+                .await?;
+            let added = promotions.columns.len().saturating_sub(before) as u64;
+            ctx.metrics
+                .promoted_columns
+                .fetch_add(added, Ordering::Relaxed);
+        }
+        let table = self.key.to_string();
+        let promoted = off_workers_sync(|| icegate_evolve::promote(&table, batch, &promotions))
+            .map_err(|err| Error::lake(&table, "promote columns", ErrorClass::Permanent, &err))?;
+        ctx.metrics
+            .rescued_values
+            .fetch_add(promoted.rescued_values, Ordering::Relaxed);
+        Ok(promoted.batch)
     }
 
     /// A commit failed permanently, but the failure may have come after the catalog took it

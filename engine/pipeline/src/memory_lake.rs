@@ -8,9 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use arrow::array::RecordBatch;
 use async_trait::async_trait;
 use icegate_batcher::TableKey;
+use icegate_evolve::{PromotedColumn, Promotions, RESCUED_COLUMN};
 
 use crate::error::{Error, ErrorClass, Result};
-use crate::lake::{Commit, CommitOutcome, LakeSink, Watermark, check_commit, watermark_property};
+use crate::lake::{
+    Commit, CommitOutcome, LakeSink, Watermark, check_commit, columns_to_add, watermark_property,
+};
 use crate::signal::Signal;
 
 /// Files staged in memory: an id and the rows.
@@ -28,7 +31,14 @@ pub struct MemoryTable {
     pub batches: Vec<RecordBatch>,
     pub properties: HashMap<String, String>,
     pub snapshots: u64,
+    /// Promoted columns (field ids from [`MEMORY_FIRST_FIELD_ID`] on: not Iceberg's).
+    pub promotions: Promotions,
+    /// Schema updates that added columns.
+    pub schema_updates: u64,
 }
+
+/// The first field id the memory lake gives a promoted column.
+pub const MEMORY_FIRST_FIELD_ID: i32 = 10_000;
 
 /// What the next calls should do instead of succeeding.
 #[derive(Debug, Default)]
@@ -208,7 +218,18 @@ impl LakeSink for MemoryLake {
             .lock()
             .expect("not poisoned")
             .entry(key.clone())
-            .or_default()
+            .or_insert_with(|| MemoryTable {
+                promotions: Promotions {
+                    names: signal
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().to_lowercase())
+                        .collect(),
+                    ..Promotions::default()
+                },
+                ..MemoryTable::default()
+            })
             .signal = Some(signal);
         Ok(())
     }
@@ -291,5 +312,43 @@ impl LakeSink for MemoryLake {
                 .get(&watermark_property(writer_id))
                 .and_then(|v| Watermark::parse(v))
         }))
+    }
+
+    async fn promotions(&self, key: &TableKey) -> Result<Promotions> {
+        self.check_up(key, "load table").await?;
+        Ok(self.table(key).map(|t| t.promotions).unwrap_or_default())
+    }
+
+    async fn add_columns(
+        &self,
+        key: &TableKey,
+        columns: &[PromotedColumn],
+        max_columns: usize,
+    ) -> Result<Promotions> {
+        self.check_up(key, "add columns").await?;
+        let mut tables = self.tables.lock().expect("not poisoned");
+        let table = tables.entry(key.clone()).or_default();
+        let current = &mut table.promotions;
+        let (additions, rescued) = columns_to_add(current, columns, max_columns);
+        if additions.is_empty() && !rescued {
+            return Ok(current.clone());
+        }
+        let mut next_id = MEMORY_FIRST_FIELD_ID
+            + current.columns.len() as i32
+            + i32::from(current.rescued_field_id.is_some());
+        for column in additions {
+            current.names.insert(column.name.clone());
+            current.columns.push(PromotedColumn {
+                field_id: Some(next_id),
+                ..column
+            });
+            next_id += 1;
+        }
+        if rescued {
+            current.names.insert(RESCUED_COLUMN.into());
+            current.rescued_field_id = Some(next_id);
+        }
+        table.schema_updates += 1;
+        Ok(table.promotions.clone())
     }
 }

@@ -87,6 +87,10 @@ pub struct Metrics {
     /// Pauses of WAL segment creation for want of a file descriptor (from the WAL's stats).
     pub wal_descriptor_waits: AtomicU64,
     pub batch_memory_bytes: AtomicU64,
+    /// Attribute keys promoted to columns by this node's schema updates.
+    pub promoted_columns: AtomicU64,
+    /// Values that did not fit their promoted column, kept in `_rescued`.
+    pub rescued_values: AtomicU64,
     pub flush_seconds: Histogram,
     pub commit_seconds: Histogram,
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use arrow::array::RecordBatch;
 use icegate_batcher::TableKey;
 use icegate_committer::LakeConfig;
+use icegate_evolve::{ColumnType, PromotedColumn};
 use icegate_parser::{NdjsonContext, NdjsonDecoder};
 use icegate_pipeline::{
     Commit, CommitOutcome, ErrorClass, IcebergLake, LakeSink, MemoryLake, Signal, Watermark,
@@ -96,9 +97,99 @@ async fn conformance<L: LakeSink>(lake: &L) {
     assert_eq!(lake.watermark(&key, "w2").await.unwrap(), None);
 }
 
+fn column(key: &str, column_type: ColumnType) -> PromotedColumn {
+    PromotedColumn {
+        name: icegate_evolve::column_name("attributes", key, &Default::default()),
+        source: "attributes".into(),
+        key: key.into(),
+        column_type,
+        field_id: None,
+    }
+}
+
+/// Schema promotion: each key gets one column however often (and by however many
+/// writers) it is promoted, names never collide, the cap holds, and a promoted batch is
+/// written and committed.
+async fn promotion_conformance<L: LakeSink>(lake: &L) {
+    let key = TableKey::new("conformance", "promoted");
+    lake.ensure_table(&key, Signal::Logs).await.unwrap();
+    let none = lake.promotions(&key).await.unwrap();
+    assert!(none.columns.is_empty() && none.rescued_field_id.is_none());
+    assert!(none.names.contains("body"));
+
+    let first = [
+        column("status", ColumnType::Long),
+        column("user", ColumnType::String),
+    ];
+    let promotions = lake.add_columns(&key, &first, 4).await.unwrap();
+    let names: Vec<&str> = promotions.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["attr_status", "attr_user"]);
+    assert!(promotions.rescued_field_id.is_some());
+    let mut ids: Vec<i32> = promotions
+        .columns
+        .iter()
+        .filter_map(|c| c.field_id)
+        .collect();
+    ids.extend(promotions.rescued_field_id);
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "distinct field ids: {ids:?}");
+
+    // A second writer promoting the same keys (and one more, whose name collides).
+    let again = [
+        column("status", ColumnType::Long),
+        column("Status", ColumnType::Double),
+        column("latency", ColumnType::Double),
+    ];
+    let promotions = lake.add_columns(&key, &again, 4).await.unwrap();
+    let columns: Vec<(&str, &str, ColumnType)> = promotions
+        .columns
+        .iter()
+        .map(|c| (c.key.as_str(), c.name.as_str(), c.column_type))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("status", "attr_status", ColumnType::Long),
+            ("user", "attr_user", ColumnType::String),
+            ("Status", "attr_status_2", ColumnType::Double),
+            ("latency", "attr_latency", ColumnType::Double),
+        ]
+    );
+    // At the cap nothing more is added.
+    let capped = lake
+        .add_columns(&key, &[column("more", ColumnType::Long)], 4)
+        .await
+        .unwrap();
+    assert_eq!(capped, lake.promotions(&key).await.unwrap());
+    assert_eq!(capped.columns.len(), 4);
+
+    // A batch written onto the promoted schema commits.
+    let lines: String = (0..20)
+        .map(|i| {
+            format!(
+                "{{\"msg\":\"m{i}\",\"status\":{},\"user\":\"u{i}\"}}\n",
+                if i == 3 {
+                    "\"x\"".to_string()
+                } else {
+                    i.to_string()
+                }
+            )
+        })
+        .collect();
+    let batch = NdjsonDecoder::new().decode(lines.as_bytes(), &NdjsonContext::default(), 0);
+    let promoted = icegate_evolve::promote("promoted", &batch, &capped).unwrap();
+    assert_eq!(promoted.rescued_values, 1);
+    let files = lake.write_files(&key, &promoted.batch).await.unwrap();
+    lake.commit(&key, &commit(0, mark("run-1", 0), None), &files)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn memory_lake_conforms() {
     let lake = MemoryLake::new();
+    promotion_conformance(&lake).await;
     conformance(&lake).await;
     assert_eq!(lake.rows(&TableKey::new("conformance", "logs")), 17);
     assert_eq!(lake.orphaned_files(), 0);
@@ -129,6 +220,8 @@ async fn iceberg_lake_conforms_and_its_watermark_survives_snapshot_expiry() {
     );
     let data_files = count_files(&dir.path().join("warehouse"));
     assert_eq!(data_files, 3, "the discarded file was deleted");
+    promotion_conformance(lake.as_ref()).await;
+    promoted_columns_read_back(lake.as_ref()).await;
 
     // Expire every snapshot but the current one, as another engine's maintenance would.
     use iceberg::transaction::{ApplyTransactionAction, Transaction};
@@ -168,4 +261,44 @@ fn count_files(dir: &std::path::Path) -> usize {
         }
     }
     count
+}
+
+/// The promoted table as Iceberg has it: typed columns with their origin in the field doc,
+/// values where they belong, the misfit in `_rescued`.
+async fn promoted_columns_read_back(lake: &IcebergLake) {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Int64Type;
+    use futures::TryStreamExt;
+    let key = TableKey::new("conformance", "promoted");
+    let catalog = lake.lake().await.unwrap().catalog().clone();
+    let table = catalog
+        .load_table(&icegate_pipeline::ident(&key))
+        .await
+        .unwrap();
+    let schema = table.metadata().current_schema();
+    let status = schema.field_by_name("attr_status").unwrap();
+    assert_eq!(
+        status.doc.as_deref(),
+        Some(r#"{"icegate-promoted":1,"source":"attributes","key":"status"}"#)
+    );
+    let stream = table.scan().build().unwrap().to_arrow().await.unwrap();
+    let batches: Vec<RecordBatch> = stream.try_collect().await.unwrap();
+    let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    assert_eq!(batch.num_rows(), 20);
+    let status = batch
+        .column_by_name("attr_status")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    let rescued = batch.column_by_name("_rescued").unwrap().as_string::<i32>();
+    let bodies = batch.column_by_name("body").unwrap().as_string::<i32>();
+    for row in 0..20 {
+        let i: i64 = bodies.value(row)[1..].parse().unwrap();
+        if i == 3 {
+            assert!(status.is_null(row));
+            assert_eq!(rescued.value(row), r#"{"attr_status":"x"}"#);
+        } else {
+            assert_eq!(status.value(row), i);
+            assert!(rescued.is_null(row));
+        }
+    }
 }

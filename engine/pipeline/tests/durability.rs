@@ -106,6 +106,21 @@ impl<L: LakeSink> LakeSink for Failpoint<L> {
         self.alive().await;
         self.inner.watermark(key, writer_id).await
     }
+
+    async fn promotions(&self, key: &TableKey) -> Result<icegate_evolve::Promotions> {
+        self.alive().await;
+        self.inner.promotions(key).await
+    }
+
+    async fn add_columns(
+        &self,
+        key: &TableKey,
+        columns: &[icegate_evolve::PromotedColumn],
+        max_columns: usize,
+    ) -> Result<icegate_evolve::Promotions> {
+        self.alive().await;
+        self.inner.add_columns(key, columns, max_columns).await
+    }
 }
 
 fn iceberg_lake(dir: &Path) -> IcebergLake {

@@ -60,6 +60,7 @@ pub struct RunOptions {
     pub flush_size: u64,
     pub retry: RetryPolicy,
     pub max_memory: u64,
+    pub schema: icegate_evolve::SchemaConfig,
 }
 
 impl RunOptions {
@@ -70,6 +71,7 @@ impl RunOptions {
             flush_size,
             retry: fast_retries(),
             max_memory: 256 << 20,
+            schema: Default::default(),
         }
     }
 }
@@ -128,6 +130,7 @@ impl Run {
             quarantine: Quarantine::new(dir.join("quarantine")),
             retry: options.retry,
             metrics: metrics.clone(),
+            schema: options.schema.clone(),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let flusher = runtime.spawn(flusher.run(shutdown_rx, Duration::from_secs(60)));
