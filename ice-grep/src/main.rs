@@ -84,6 +84,10 @@ struct GrepArgs {
     /// Only this trace (hex id).
     #[arg(long)]
     trace_id: Option<String>,
+    /// Only records whose attribute KEY has VALUE (repeatable): searches the attributes map
+    /// and, when the key was promoted to a typed column, that column.
+    #[arg(long = "attr", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    attr: Vec<(String, String)>,
     /// An extra SQL predicate, e.g. "attributes['http.response.status_code'] = '500'".
     #[arg(long = "where")]
     where_sql: Option<String>,
@@ -188,13 +192,22 @@ fn grep_options(args: &GrepArgs) -> anyhow::Result<GrepOptions> {
         min_severity: args.severity.as_deref().map(parse_severity).transpose()?,
         trace_id: args.trace_id.clone(),
         where_sql: args.where_sql.clone(),
+        attribute_equals: args.attr.clone(),
+        promoted: Vec::new(),
     })
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .filter(|(key, _)| !key.is_empty())
+        .ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))
 }
 
 async fn grep(cli: &Cli) -> anyhow::Result<bool> {
     let args = &cli.grep;
     let kind = TableKind::parse(&args.table_name)?;
-    let options = grep_options(args)?;
+    let mut options = grep_options(args)?;
     options.validate(kind)?;
     let (session, config) = open(&cli.lake).await?;
     let name = table_name(&config, kind);
@@ -205,6 +218,12 @@ async fn grep(cli: &Cli) -> anyhow::Result<bool> {
         .as_deref()
         .map(|as_of| snapshots::resolve(&table, as_of))
         .transpose()?;
+    // The promoted columns of the schema the query reads (an older snapshot's, with --as-of).
+    let metadata = table.metadata();
+    let schema = snapshot
+        .and_then(|id| metadata.snapshot_by_id(id)?.schema(metadata).ok())
+        .unwrap_or_else(|| metadata.current_schema().clone());
+    options.promoted = icegate_evolve::table::promotions_of(&schema).columns;
     // Loaded and resolved once, for the query and for the stats.
     let context = session.context_for(&name, table.clone(), snapshot).await?;
     let sql = options.sql(kind, &name);

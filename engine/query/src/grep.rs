@@ -8,6 +8,7 @@
 
 use iceberg::expr::{Predicate, Reference};
 use iceberg::spec::Datum;
+use icegate_evolve::{ColumnType, PromotedColumn};
 
 use crate::error::{QueryError, Result};
 use crate::time::format_micros;
@@ -73,6 +74,12 @@ pub struct GrepOptions {
     pub trace_id: Option<String>,
     /// An extra SQL predicate.
     pub where_sql: Option<String>,
+    /// Record attributes that must have these values (`--attr key=value`), wherever the
+    /// table keeps the key: the `attributes` map, or the column it was promoted to.
+    pub attribute_equals: Vec<(String, String)>,
+    /// The table's promoted columns ([`icegate_evolve::table::promotions_of`]); filled in
+    /// from the loaded table.
+    pub promoted: Vec<PromotedColumn>,
 }
 
 /// `TRACE`…`FATAL` (any case) or a number → the lowest OTLP severity number of that level.
@@ -97,6 +104,25 @@ pub fn parse_severity(text: &str) -> Result<i32> {
 
 fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A column name as a SQL identifier.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `value` as a SQL literal of `column_type`, if it is one (as promotion reads text).
+fn typed_literal(column_type: ColumnType, value: &str) -> Option<String> {
+    use icegate_evolve::infer::{parse_boolean, parse_double, parse_long, parse_timestamp_micros};
+    match column_type {
+        ColumnType::String => Some(quote(value)),
+        ColumnType::Long => parse_long(value).map(|v| v.to_string()),
+        ColumnType::Double => parse_double(value)
+            .filter(|v| v.is_finite())
+            .map(|v| format!("CAST({v:?} AS DOUBLE)")),
+        ColumnType::Boolean => parse_boolean(value).map(|v| v.to_string()),
+        ColumnType::Timestamp => parse_timestamp_micros(value).map(timestamp_literal),
+    }
 }
 
 fn timestamp_literal(micros: i64) -> String {
@@ -199,6 +225,44 @@ impl GrepOptions {
         })
     }
 
+    /// `attributes[key] = value`, or the same on the key's promoted column when the value
+    /// fits the column's type (a typed comparison the scan can prune with).
+    fn attribute_condition(&self, key: &str, value: &str) -> String {
+        let mut alternatives = vec![format!(
+            "coalesce(attributes[{}] = {}, false)",
+            quote(key),
+            quote(value)
+        )];
+        let promoted = self
+            .promoted
+            .iter()
+            .find(|c| c.source == "attributes" && c.key == key);
+        if let Some(column) = promoted
+            && let Some(literal) = typed_literal(column.column_type, value)
+        {
+            alternatives.push(format!(
+                "coalesce({} = {literal}, false)",
+                quote_ident(&column.name)
+            ));
+        }
+        format!("({})", alternatives.join(" OR "))
+    }
+
+    /// The text `--attributes` searches: the map's values and every promoted string column.
+    fn attribute_text(&self) -> String {
+        let mut parts = vec!["array_to_string(map_values(attributes), '\n')".to_string()];
+        parts.extend(
+            self.promoted
+                .iter()
+                .filter(|c| c.source == "attributes" && c.column_type == ColumnType::String)
+                .map(|c| quote_ident(&c.name)),
+        );
+        if parts.len() == 1 {
+            return parts.remove(0);
+        }
+        format!("concat_ws('\n', {})", parts.join(", "))
+    }
+
     /// The SQL grep runs against `table_name`.
     pub fn sql(&self, table: TableKind, table_name: &str) -> String {
         let columns = table.line_columns().join(", ");
@@ -206,8 +270,8 @@ impl GrepOptions {
         let text = table.text_column();
         let matched = match (self.match_condition(text), self.attributes) {
             (Some(on_text), true) => {
-                let values = "array_to_string(map_values(attributes), '\n')";
-                let on_attributes = self.match_condition(values).expect("a pattern");
+                let values = self.attribute_text();
+                let on_attributes = self.match_condition(&values).expect("a pattern");
                 Some(format!(
                     "(coalesce({on_text}, false) OR coalesce({on_attributes}, false))"
                 ))
@@ -221,6 +285,9 @@ impl GrepOptions {
             } else {
                 matched
             });
+        }
+        for (key, value) in &self.attribute_equals {
+            conditions.push(self.attribute_condition(key, value));
         }
         if let Some(extra) = &self.where_sql {
             conditions.push(format!("({extra})"));
@@ -242,6 +309,48 @@ impl GrepOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_filters_search_the_map_and_the_promoted_column() {
+        let promoted = |key: &str, name: &str, column_type| PromotedColumn {
+            name: name.into(),
+            source: "attributes".into(),
+            key: key.into(),
+            column_type,
+            field_id: Some(40),
+        };
+        let options = GrepOptions {
+            pattern: Some("x".into()),
+            attributes: true,
+            attribute_equals: vec![
+                ("http.status".into(), "500".into()),
+                ("http.status".into(), "oops".into()),
+                ("user's".into(), "ann".into()),
+            ],
+            promoted: vec![
+                promoted("http.status", "attr_http_status", ColumnType::Long),
+                promoted("user's", "attr_user_s", ColumnType::String),
+            ],
+            ..GrepOptions::default()
+        };
+        let sql = options.sql(TableKind::Logs, "logs");
+        assert!(
+            sql.contains("(coalesce(attributes['http.status'] = '500', false) OR coalesce(\"attr_http_status\" = 500, false))"),
+            "{sql}"
+        );
+        // Text that is no long can only be in the map (or in _rescued).
+        assert!(
+            sql.contains("(coalesce(attributes['http.status'] = 'oops', false)) AND"),
+            "{sql}"
+        );
+        assert!(sql.contains("\"attr_user_s\" = 'ann'"), "{sql}");
+        assert!(
+            sql.contains(
+                "concat_ws('\n', array_to_string(map_values(attributes), '\n'), \"attr_user_s\")"
+            ),
+            "{sql}"
+        );
+    }
 
     #[test]
     fn flags_become_sql() {
