@@ -92,6 +92,29 @@ async fn rows_and_bodies(table: &Table) -> (usize, usize) {
     (rows, bodies.len())
 }
 
+/// One round with the defaults, which must rewrite every service's partition into one file.
+async fn compact_every_service(
+    lake: &Lake,
+    config: &LakeConfig,
+    dir: &std::path::Path,
+) -> TableState {
+    let compactor = Compactor::open(
+        config,
+        dir,
+        &ParquetConfig::default(),
+        CompactorConfig::default(),
+        false,
+    )
+    .await
+    .unwrap();
+    let reports = compactor.round(SystemTime::now()).await;
+    assert!(reports[0].failures.is_empty(), "{:?}", reports[0].failures);
+    assert_eq!(reports[0].partitions_rewritten, SERVICES);
+    let after = TableState::load(load(lake).await).await.unwrap();
+    assert_eq!(after.data_files().count(), SERVICES);
+    after
+}
+
 fn metadata_bytes(table: &Table) -> u64 {
     let location = table.metadata_location().unwrap();
     std::fs::metadata(location.trim_start_matches("file://"))
@@ -242,20 +265,7 @@ async fn a_table_without_a_sort_order_is_rewritten_too() {
     for n in 0..6 {
         table = append(&lake, &table, &flush(n, day_start)).await.0;
     }
-    let compactor = Compactor::open(
-        &config,
-        dir.path(),
-        &ParquetConfig::default(),
-        CompactorConfig::default(),
-        false,
-    )
-    .await
-    .unwrap();
-    let reports = compactor.round(SystemTime::now()).await;
-    assert!(reports[0].failures.is_empty(), "{:?}", reports[0].failures);
-    assert_eq!(reports[0].partitions_rewritten, SERVICES);
-    let after = TableState::load(load(&lake).await).await.unwrap();
-    assert_eq!(after.data_files().count(), SERVICES);
+    let after = compact_every_service(&lake, &config, dir.path()).await;
     let (rows, distinct) = rows_and_bodies(&after.table).await;
     assert_eq!((rows, distinct), (6 * SERVICES * LINES_PER_SERVICE, rows));
 }
@@ -264,4 +274,82 @@ fn percentile(values: &[f64], p: f64) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     sorted[((sorted.len() - 1) as f64 * p) as usize]
+}
+
+/// Files written before a column was added and after it (schema evolution by promotion or
+/// by another engine) are rewritten together: old rows get nulls, new rows keep their values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_from_before_and_after_a_new_column_are_rewritten_together() {
+    use arrow::array::{Array, AsArray, Int64Array};
+    use arrow::datatypes::Int64Type;
+    use iceberg::spec::{PrimitiveType, Type};
+    use iceberg::transaction::AddColumn;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = LakeConfig::default();
+    let lake = open_lake(&config, dir.path()).await.unwrap();
+    let mut table = lake
+        .table("logs", &logs_schema(), &TableLayout::default())
+        .await
+        .unwrap();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let day_start = (now / 86_400 - 2) * 86_400;
+    for n in 0..3 {
+        table = append(&lake, &table, &flush(n, day_start)).await.0;
+    }
+    let transaction = Transaction::new(&table);
+    let transaction = transaction
+        .update_schema()
+        .add_column(AddColumn::optional(
+            "extra",
+            Type::Primitive(PrimitiveType::Long),
+        ))
+        .apply(transaction)
+        .unwrap();
+    table = transaction.commit(lake.catalog().as_ref()).await.unwrap();
+    for n in 3..6 {
+        let batch = flush(n, day_start);
+        let extra = Int64Array::from_iter_values((0..batch.num_rows() as i64).map(|i| i + 1));
+        let mut fields = batch.schema().fields().to_vec();
+        fields.push(std::sync::Arc::new(arrow::datatypes::Field::new(
+            "extra",
+            arrow::datatypes::DataType::Int64,
+            true,
+        )));
+        let mut columns = batch.columns().to_vec();
+        columns.push(std::sync::Arc::new(extra));
+        let batch = RecordBatch::try_new(
+            std::sync::Arc::new(arrow::datatypes::Schema::new(fields)),
+            columns,
+        )
+        .unwrap();
+        table = append(&lake, &table, &batch).await.0;
+    }
+    let after = compact_every_service(&lake, &config, dir.path()).await;
+    let batches: Vec<RecordBatch> = after
+        .table
+        .scan()
+        .select(["extra"])
+        .build()
+        .unwrap()
+        .to_arrow()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let (mut rows, mut with_extra, mut sum) = (0, 0, 0);
+    for batch in &batches {
+        let extra = batch.column(0).as_primitive::<Int64Type>();
+        rows += batch.num_rows();
+        with_extra += extra.len() - extra.null_count();
+        sum += extra.iter().flatten().sum::<i64>();
+    }
+    let per_flush = SERVICES * LINES_PER_SERVICE;
+    assert_eq!(rows, 6 * per_flush);
+    assert_eq!(with_extra, 3 * per_flush, "old rows null, new rows kept");
+    assert_eq!(sum, 3 * (per_flush * (per_flush + 1) / 2) as i64);
 }

@@ -637,23 +637,10 @@ fn four_nodes_and_the_compactor(lake_toml: &str, catalog: &str, namespace: &str)
 
 #[test]
 fn four_nodes_and_the_compactor_on_postgres_and_s3() {
-    let (Some(postgres), Some(s3)) = (
-        support::service("ICEGATE_TEST_POSTGRES_URL"),
-        support::service("ICEGATE_TEST_S3_ENDPOINT"),
-    ) else {
+    let namespace = support::unique("compact_pg");
+    let Some((lake, catalog)) = support::postgres_s3_lake(&namespace) else {
         return;
     };
-    let bucket = std::env::var("ICEGATE_TEST_S3_BUCKET").unwrap();
-    let key = std::env::var("ICEGATE_TEST_S3_ACCESS_KEY").unwrap();
-    let secret = std::env::var("ICEGATE_TEST_S3_SECRET_KEY").unwrap();
-    let namespace = support::unique("compact_pg");
-    let lake = format!(
-        "[lake]\nnamespace = \"{namespace}\"\n[lake.catalog]\ntype = \"postgres\"\nurl = \"{postgres}\"\n[lake.storage]\ntype = \"s3\"\nbucket = \"{bucket}\"\nprefix = \"{namespace}\"\nendpoint = \"{s3}\"\npath-style-access = true\naccess-key-id = \"{key}\"\nsecret-access-key = \"{secret}\"\n"
-    );
-    let catalog = format!(
-        "__import__('pyiceberg.catalog.sql', fromlist=['SqlCatalog']).SqlCatalog('icegate', uri='{}', warehouse='s3://{bucket}/{namespace}', **{{'s3.endpoint': '{s3}', 's3.access-key-id': '{key}', 's3.secret-access-key': '{secret}', 's3.region': 'us-east-1', 's3.path-style-access': 'true'}})",
-        postgres.replace("postgres://", "postgresql+psycopg2://"),
-    );
     four_nodes_and_the_compactor(&lake, &catalog, &namespace);
 }
 

@@ -98,6 +98,26 @@ pub fn service(var: &str) -> Option<String> {
     }
 }
 
+/// `[lake]` on the test PostgreSQL catalog and SeaweedFS S3 under `namespace`, and the
+/// PyIceberg catalog expression reading it; `None` (skipped) without the services.
+pub fn postgres_s3_lake(namespace: &str) -> Option<(String, String)> {
+    let (postgres, s3) = (
+        service("ICEGATE_TEST_POSTGRES_URL")?,
+        service("ICEGATE_TEST_S3_ENDPOINT")?,
+    );
+    let bucket = std::env::var("ICEGATE_TEST_S3_BUCKET").unwrap();
+    let key = std::env::var("ICEGATE_TEST_S3_ACCESS_KEY").unwrap();
+    let secret = std::env::var("ICEGATE_TEST_S3_SECRET_KEY").unwrap();
+    let lake = format!(
+        "[lake]\nnamespace = \"{namespace}\"\n[lake.catalog]\ntype = \"postgres\"\nurl = \"{postgres}\"\n[lake.storage]\ntype = \"s3\"\nbucket = \"{bucket}\"\nprefix = \"{namespace}\"\nendpoint = \"{s3}\"\npath-style-access = true\naccess-key-id = \"{key}\"\nsecret-access-key = \"{secret}\"\n"
+    );
+    let catalog = format!(
+        "__import__('pyiceberg.catalog.sql', fromlist=['SqlCatalog']).SqlCatalog('icegate', uri='{}', warehouse='s3://{bucket}/{namespace}', **{{'s3.endpoint': '{s3}', 's3.access-key-id': '{key}', 's3.secret-access-key': '{secret}', 's3.region': 'us-east-1', 's3.path-style-access': 'true'}})",
+        postgres.replace("postgres://", "postgresql+psycopg2://"),
+    );
+    Some((lake, catalog))
+}
+
 /// A name no other test run uses (the catalogs are shared).
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}_{}_{}", std::process::id(), free_port())
@@ -154,12 +174,18 @@ impl Icegate {
             }
             None => Command::new(binary),
         };
+        // A test's own --flush-interval replaces the default.
+        let flush_interval: &[&str] = if extra_args.contains(&"--flush-interval") {
+            &[]
+        } else {
+            &["--flush-interval", "300ms"]
+        };
         let child = command
             .args(extra_args)
             .args(["--data-dir", data_dir.to_str().unwrap()])
             .args(["--http-addr", &format!("127.0.0.1:{port}")])
             .args(["--grpc-addr", &format!("127.0.0.1:{grpc_port}")])
-            .args(["--flush-interval", "300ms"])
+            .args(flush_interval)
             .env("ICEGATE_LOG", "info")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
