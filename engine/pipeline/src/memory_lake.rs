@@ -31,7 +31,7 @@ pub struct MemoryTable {
     pub batches: Vec<RecordBatch>,
     pub properties: HashMap<String, String>,
     pub snapshots: u64,
-    /// Promoted columns (field ids from [`MEMORY_FIRST_FIELD_ID`] on: not Iceberg's).
+    /// Promoted columns (field ids from `MEMORY_FIRST_FIELD_ID` on: not Iceberg's).
     pub promotions: Promotions,
     /// Schema updates that added columns.
     pub schema_updates: u64,
