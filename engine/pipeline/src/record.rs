@@ -25,7 +25,7 @@
 use std::io::Cursor;
 use std::sync::LazyLock;
 
-use arrow::array::RecordBatch;
+use arrow::array::{MutableArrayData, RecordBatch, make_array};
 use arrow::datatypes::SchemaRef;
 use arrow::ipc::MetadataVersion;
 use arrow::ipc::reader::StreamReader;
@@ -216,5 +216,23 @@ pub fn decode(bytes: &[u8]) -> Result<(TableKey, RecordBatch)> {
     }
     let table = names.pop().expect("two names");
     let namespace = names.pop().expect("two names");
-    Ok((TableKey { namespace, table }, batch))
+    Ok((TableKey { namespace, table }, compact(&batch).map_err(ipc)?))
+}
+
+/// `batch` with every array in buffers of its own. The IPC reader's arrays are slices of
+/// one message body, and `get_array_memory_size` — which seals batches and reserves memory
+/// — counts that body once per buffer: a replayed logs record measured ~20× its size, so
+/// replay sealed a batch per record and held back on a budget it did not use.
+fn compact(batch: &RecordBatch) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|column| {
+            let data = column.to_data();
+            let mut copy = MutableArrayData::new(vec![&data], false, data.len());
+            copy.extend(0, 0, data.len());
+            make_array(copy.freeze())
+        })
+        .collect();
+    RecordBatch::try_new(batch.schema(), columns)
 }

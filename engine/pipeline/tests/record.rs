@@ -147,3 +147,27 @@ fn unknown_fingerprints_are_precise_errors() {
     let err = record::decode(&bytes).unwrap_err().to_string();
     assert!(err.contains("fingerprint"), "{err}");
 }
+
+/// A replayed record is sized like the batch it was written from: batches are sealed (and
+/// memory reserved) by `get_array_memory_size`, which counts a buffer shared by several
+/// arrays once per array.
+#[test]
+fn a_decoded_record_measures_what_its_batch_measured() {
+    let key = TableKey::new("default", "logs");
+    let lines: Vec<(String, i64)> = (0..500)
+        .map(|i| (format!("svc-{}", i % 7), 1_764_000_000 + i))
+        .collect();
+    let lines: Vec<(&str, i64)> = lines.iter().map(|(s, t)| (s.as_str(), *t)).collect();
+    let batch = logs(&lines);
+    let bytes = record::encode(&key, &batch).unwrap();
+    let (_, decoded) = record::decode(&bytes).unwrap();
+    let (written, replayed) = (
+        batch.get_array_memory_size(),
+        decoded.get_array_memory_size(),
+    );
+    assert!(
+        replayed <= written * 2,
+        "written {written} bytes, replayed {replayed} bytes (record {} bytes)",
+        bytes.len()
+    );
+}
