@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// promote = false                # turn attribute keys into typed columns
 /// sources = ["attributes"]       # map columns keys are promoted from (also resource_attributes, scope_attributes)
 /// min-share = 0.5                # a key must be in at least this share of the window's rows…
-/// window-batches = 8             # …over this many sealed batches of the table…
+/// window-batches = 8             # …over this many sealed batches of the table (small ones together)…
 /// min-window-rows = 1000         # …holding at least this many rows
 /// max-columns = 32               # promoted columns per table, at most (the schema stops growing there)
 /// max-tracked-keys = 1024        # distinct keys counted per batch and source; more are not candidates
@@ -37,7 +37,8 @@ pub struct PromotionPolicy {
     pub sources: Vec<String>,
     /// Share of the window's rows a key must appear in. Default: 0.5.
     pub min_share: f64,
-    /// Sealed batches the share is measured over. Default: 8.
+    /// Sealed batches the share is measured over; batches smaller than
+    /// `min-window-rows / window-batches` rows are counted together as one. Default: 8.
     pub window_batches: usize,
     /// Rows the window must hold before anything is promoted. Default: 1000.
     pub min_window_rows: u64,

@@ -17,7 +17,7 @@ struct KeyCount {
     kind: Option<Kind>,
 }
 
-/// One batch's counts.
+/// One window entry's counts: a batch, or several small ones.
 #[derive(Debug, Default)]
 struct BatchCounts {
     rows: u64,
@@ -25,7 +25,7 @@ struct BatchCounts {
     keys: Vec<HashMap<String, KeyCount>>,
 }
 
-/// A table's key counts over its last `window-batches` batches.
+/// A table's key counts over its last `window-batches` batches (small ones counted together).
 #[derive(Debug)]
 pub struct KeyObserver {
     policy: PromotionPolicy,
@@ -61,12 +61,30 @@ impl KeyObserver {
     /// counted too: a promotion's column is decided once, and counting is cheaper than
     /// asking.
     pub fn observe(&mut self, batch: &RecordBatch) {
-        let mut counts = BatchCounts {
-            rows: batch.num_rows() as u64,
-            keys: vec![HashMap::new(); self.policy.sources.len()],
-        };
-        let limit = self.policy.max_tracked_keys;
+        // A window entry holds at least its share of `min-window-rows`: small batches (a
+        // quiet table, a short flush interval) are counted together, so the window still
+        // reaches `min-window-rows` while its memory stays `window-batches` entries.
         let policy = &self.policy;
+        let entry_rows = policy
+            .min_window_rows
+            .div_ceil(policy.window_batches.max(1) as u64);
+        if self
+            .window
+            .back()
+            .is_none_or(|last| last.rows >= entry_rows)
+        {
+            self.window.push_back(BatchCounts {
+                rows: 0,
+                keys: vec![HashMap::new(); policy.sources.len()],
+            });
+            while self.window.len() > policy.window_batches.max(1) {
+                self.window.pop_front();
+            }
+        }
+        let counts = self.window.back_mut().expect("pushed above");
+        counts.rows += batch.num_rows() as u64;
+        let limit = policy.max_tracked_keys;
+        let untracked = &mut self.untracked_keys;
         for (source, keys) in policy.sources.iter().zip(&mut counts.keys) {
             let Some(map) = batch
                 .column_by_name(source)
@@ -88,14 +106,10 @@ impl KeyObserver {
                         None if !full => {
                             keys.insert(key.to_string(), KeyCount { rows: 1, kind });
                         }
-                        None => self.untracked_keys += 1,
+                        None => *untracked += 1,
                     }
                 }
             });
-        }
-        self.window.push_back(counts);
-        while self.window.len() > self.policy.window_batches {
-            self.window.pop_front();
         }
     }
 

@@ -182,6 +182,49 @@ fn high_churn_keys_never_promote_and_counting_is_bounded() {
     assert!(observer.untracked_keys > 0);
 }
 
+/// A quiet table (a few rows per flush) reaches `min-window-rows` too: small batches share a
+/// window entry, and the window still forgets what it saw long ago.
+#[test]
+fn small_batches_are_counted_together_and_old_ones_are_forgotten() {
+    let mut observer = KeyObserver::new(PromotionPolicy {
+        min_window_rows: 1000,
+        window_batches: 8,
+        ..policy()
+    });
+    let empty = table_with(Vec::new());
+    // 5 rows a flush: 8 such batches are 40 rows; it takes 200 flushes to see 1000.
+    for flush in 0..199 {
+        let lines: Vec<String> = (0..5)
+            .map(|i| format!(r#"{{"msg":"m{flush}-{i}","old":{i}}}"#))
+            .collect();
+        observer.observe(&decode(&lines));
+        assert!(
+            observer.candidates(&empty).is_empty(),
+            "after flush {flush}"
+        );
+    }
+    let lines: Vec<String> = (0..5)
+        .map(|i| format!(r#"{{"msg":"last-{i}","old":1}}"#))
+        .collect();
+    observer.observe(&decode(&lines));
+    let keys = |observer: &KeyObserver| {
+        observer
+            .candidates(&empty)
+            .iter()
+            .map(|c| c.key.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(&observer), ["old"]);
+    // The key stops; another takes over. Once the window is all new rows, only it is there.
+    for flush in 0..250 {
+        let lines: Vec<String> = (0..5)
+            .map(|i| format!(r#"{{"msg":"n{flush}-{i}","new":"v{i}"}}"#))
+            .collect();
+        observer.observe(&decode(&lines));
+    }
+    assert_eq!(keys(&observer), ["new"]);
+}
+
 #[test]
 fn the_cap_allow_and_deny_lists_decide_what_is_promoted() {
     let lines: Vec<String> = (0..300)
