@@ -338,10 +338,12 @@ impl<L: LakeSink> Lane<L> {
         if self.observer.policy().promote {
             off_workers_sync(|| self.observer.observe(&sealed.batch));
         }
+        let mut rescued = 0;
         let staged = loop {
             let written = match self.ensure_table().await {
                 Ok(()) => match self.promoted(&sealed.batch).await {
-                    Ok(batch) => {
+                    Ok((batch, rescued_values)) => {
+                        rescued = rescued_values;
                         let write = self.ctx.lake.write_files(&self.key, &batch);
                         off_workers(self.bounded("write files", write)).await
                     }
@@ -389,6 +391,7 @@ impl<L: LakeSink> Lane<L> {
                         r.commits += 1;
                         r.committed_records += rows;
                     });
+                    metrics.rescued_values.fetch_add(rescued, Ordering::Relaxed);
                     self.expected = Some(commit.next.clone());
                     tracing::debug!(table = %self.key, rows, first_seq = commit.first_seq, last_seq = commit.next.seq, "committed");
                     break;
@@ -399,6 +402,10 @@ impl<L: LakeSink> Lane<L> {
                         .metrics
                         .already_committed_records
                         .fetch_add(rows, Ordering::Relaxed);
+                    self.ctx
+                        .metrics
+                        .rescued_values
+                        .fetch_add(rescued, Ordering::Relaxed);
                     self.ctx.health.update(&self.key, |r| {
                         r.already_committed_records += rows;
                         r.commits += 1;
@@ -430,7 +437,9 @@ impl<L: LakeSink> Lane<L> {
     /// `batch` as the table's schema has it: promoted keys in their columns (whoever promoted
     /// them, so every node writes a key to the same place); the keys the observer found
     /// common are promoted first, by a schema update committed before any data uses it.
-    async fn promoted(&self, batch: &RecordBatch) -> Result<RecordBatch, Error> {
+    /// Also returns how many values went to `_rescued` (counted once the batch is in the
+    /// table: a write retried after an outage promotes the same batch again).
+    async fn promoted(&self, batch: &RecordBatch) -> Result<(RecordBatch, u64), Error> {
         let ctx = self.ctx.clone();
         let mut promotions = self
             .bounded("read the schema", ctx.lake.promotions(&self.key))
@@ -454,10 +463,7 @@ impl<L: LakeSink> Lane<L> {
         let table = self.key.to_string();
         let promoted = off_workers_sync(|| icegate_evolve::promote(&table, batch, &promotions))
             .map_err(|err| Error::lake(&table, "promote columns", ErrorClass::Permanent, &err))?;
-        ctx.metrics
-            .rescued_values
-            .fetch_add(promoted.rescued_values, Ordering::Relaxed);
-        Ok(promoted.batch)
+        Ok((promoted.batch, promoted.rescued_values))
     }
 
     /// A commit failed permanently, but the failure may have come after the catalog took it

@@ -57,6 +57,9 @@ struct Faults {
     silent_commits: u32,
     /// The next N commits land and then report a permanent failure.
     failing_after_commit: u32,
+    /// The next N writes of data files fail with a retryable error (a store that drops the
+    /// upload after the catalog answered).
+    failing_writes: u32,
 }
 
 /// An in-memory lake.
@@ -125,6 +128,11 @@ impl MemoryLake {
             .lock()
             .expect("not poisoned")
             .failing_after_commit = n;
+    }
+
+    /// The next `n` writes of data files fail retryably; the catalog keeps answering.
+    pub fn fail_writes(&self, n: u32) {
+        self.faults.lock().expect("not poisoned").failing_writes = n;
     }
 
     /// Files staged and neither committed nor discarded.
@@ -236,7 +244,19 @@ impl LakeSink for MemoryLake {
 
     async fn write_files(&self, key: &TableKey, batch: &RecordBatch) -> Result<MemoryStaged> {
         self.check_up(key, "write data files").await?;
-        let poison = self.faults.lock().expect("not poisoned").poison.clone();
+        let poison = {
+            let mut faults = self.faults.lock().expect("not poisoned");
+            if faults.failing_writes > 0 {
+                faults.failing_writes -= 1;
+                return Err(Error::Lake {
+                    table: key.to_string(),
+                    operation: "write data files",
+                    class: ErrorClass::Retryable,
+                    message: "the upload was reset".into(),
+                });
+            }
+            faults.poison.clone()
+        };
         if let Some(needle) = poison
             && contains_text(batch, &needle)
         {

@@ -152,11 +152,22 @@ impl Run {
         per_request: u64,
         tag: &str,
     ) -> Vec<u64> {
+        self.send_with(key, ns, per_request, |ns| records(ns, tag))
+    }
+
+    /// Like [`Run::send`], with the records of each request made by `make`.
+    pub fn send_with(
+        &self,
+        key: &TableKey,
+        ns: std::ops::Range<u64>,
+        per_request: u64,
+        make: impl Fn(std::ops::Range<u64>) -> RecordBatch,
+    ) -> Vec<u64> {
         let mut acknowledged = Vec::new();
         let mut n = ns.start;
         while n < ns.end {
             let end = (n + per_request).min(ns.end);
-            let batch = records(n..end, tag);
+            let batch = make(n..end);
             let pipeline = self.pipeline.clone();
             let key = key.clone();
             if self
