@@ -1,6 +1,6 @@
-//! Schema infer and evolve through real processes: NDJSON into `icegate`, read back by
-//! PyIceberg, DuckDB and Spark. The oracle: every acknowledged line is in the table once, and
-//! every key's value is where the schema says — its promoted column, the attribute map, or
+//! Schema infer and evolve through real processes: NDJSON and OTLP (the OTel Python SDK)
+//! into `icegate`, read back by PyIceberg, DuckDB and Spark. The oracle: every acknowledged
+//! record is in the table once, and every key's value is where the schema says — its promoted column, the attribute map, or
 //! `_rescued` — with the text it was sent as.
 
 mod support;
@@ -125,6 +125,39 @@ fn assert_every_value_placed(
     }
 }
 
+/// What every phased stream ends with: the four keys typed as their values were, `more`
+/// columns there, no churning key promoted, every value placed; `status` in its column and
+/// in `_rescued`. Returns `status`'s placement counts.
+fn assert_phases_placed(
+    report: &serde_json::Value,
+    expected: &BTreeMap<String, BTreeMap<String, String>>,
+    more: &[(&str, &str)],
+) -> serde_json::Value {
+    let typed = [
+        ("attr_status", "long"),
+        ("attr_user", "string"),
+        ("attr_latency", "double"),
+        ("attr_ok", "boolean"),
+    ];
+    for (name, kind) in typed.iter().chain(more) {
+        let column = column(report, name).unwrap_or_else(|| panic!("no {name}: {report}"));
+        assert_eq!(column[1], *kind, "{name}");
+    }
+    assert!(
+        report["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| !c[0].as_str().unwrap().starts_with("attr_req")),
+        "a churning key was promoted"
+    );
+    assert_every_value_placed(report, expected);
+    let placed = report["placed"]["status"].clone();
+    assert!(placed[0].as_u64().unwrap() > 0, "{placed}");
+    assert!(placed[2].as_u64().unwrap() > 0, "{placed}");
+    placed
+}
+
 fn column<'a>(report: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
     report["columns"]
         .as_array()
@@ -197,29 +230,11 @@ fn fields_that_appear_change_type_and_disappear_land_in_columns_maps_and_rescued
     assert_eq!(acknowledged, 4500);
 
     let report = report(&python, &catalog_expression(&data_dir), "default.logs");
-    for (name, kind) in [
-        ("attr_status", "long"),
-        ("attr_user", "string"),
-        ("attr_latency", "double"),
-        ("attr_ok", "boolean"),
-        ("_rescued", "string"),
-        ("note", "string"),
-    ] {
-        let column = column(&report, name).unwrap_or_else(|| panic!("no {name}: {report}"));
-        assert_eq!(column[1], kind, "{name}");
-    }
-    assert!(
-        report["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| !c[0].as_str().unwrap().starts_with("attr_req")),
-        "a churning key was promoted"
+    let placed = assert_phases_placed(
+        &report,
+        &expected,
+        &[("_rescued", "string"), ("note", "string")],
     );
-    assert_every_value_placed(&report, &expected);
-    let placed = &report["placed"]["status"];
-    assert!(placed[0].as_u64().unwrap() > 0, "{placed}");
-    assert!(placed[2].as_u64().unwrap() > 0, "{placed}");
     let rescued = report["rescued"].as_u64().unwrap();
 
     // DuckDB and Spark read the same table: old files (before the columns existed) and new.
@@ -452,4 +467,127 @@ fn two_nodes_promoting_the_same_keys_make_one_column_each() {
     let expected = expected.lock().unwrap();
     assert_eq!(acknowledged.load(Ordering::Relaxed), 6000);
     assert_every_value_placed(&report, &expected);
+}
+
+/// Sends OTLP log records `from..to` of `phase` with the OTel Python SDK (`grpc` or `http`);
+/// adds what the server acknowledged to `expected` and returns how many that was.
+fn send_otlp(
+    python: &Path,
+    transport: &str,
+    endpoint: &str,
+    (from, to, phase): (u64, u64, u8),
+    expected: &mut BTreeMap<String, BTreeMap<String, String>>,
+) -> u64 {
+    let output = Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/otel_attributes_send.py"))
+        .args([transport, endpoint])
+        .args([from.to_string(), to.to_string(), phase.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "otel_attributes_send.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sent: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for (body, keys) in sent["expected"].as_object().unwrap() {
+        let keys = keys
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect();
+        expected.insert(body.clone(), keys);
+    }
+    let acknowledged = sent["acknowledged"].as_u64().unwrap();
+    assert_eq!(
+        acknowledged,
+        to - from,
+        "exports failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    acknowledged
+}
+
+/// The same phases from the OTel Python SDK over gRPC and OTLP/HTTP: typed OTLP attribute
+/// values (int, double, bool, string) become columns, a resource attribute too, and a value
+/// of another type is rescued.
+#[test]
+fn otlp_attributes_that_appear_change_type_and_disappear_land_in_columns_maps_and_rescued() {
+    let Some(python) = python() else { return };
+    let spark = support::spark_python();
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let toml = config(
+        dir.path(),
+        "icegate.toml",
+        &format!("{PROMOTE}sources = [\"attributes\", \"resource_attributes\"]\n"),
+    );
+    let (port, grpc_port) = (free_port(), free_port());
+    let server = Icegate::start_with(
+        &data_dir,
+        port,
+        grpc_port,
+        &["--config", toml.to_str().unwrap()],
+    );
+    let grpc = format!("127.0.0.1:{grpc_port}");
+    let http = format!("http://127.0.0.1:{port}/v1/logs");
+    let mut expected = BTreeMap::new();
+
+    // Phase 0 over gRPC: status int, user string, latency double, ok bool.
+    let mut acknowledged = send_otlp(&python, "grpc", &grpc, (0, 3000, 0), &mut expected);
+    wait_until("promoted columns", Duration::from_secs(60), || {
+        metric_value(port, "icegate_promoted_columns_total") >= 5
+    });
+    // Phase 1 over HTTP: status turns to text (rescued), latency disappears, region appears.
+    acknowledged += send_otlp(&python, "http", &http, (3000, 4000, 1), &mut expected);
+    wait_until("a rescued value", Duration::from_secs(60), || {
+        metric_value(port, "icegate_rescued_values_total") > 0
+    });
+    // Phase 2 over gRPC: status is a number again.
+    acknowledged += send_otlp(&python, "grpc", &grpc, (4000, 4500, 2), &mut expected);
+    assert_eq!(metric_value(port, "icegate_quarantined_batches_total"), 0);
+    server.stop();
+    assert_eq!(acknowledged, 4500);
+
+    let catalog = catalog_expression(&data_dir);
+    let report = report(&python, &catalog, "default.logs");
+    let placed = assert_phases_placed(
+        &report,
+        &expected,
+        &[
+            ("resource_deployment_environment", "string"),
+            ("_rescued", "string"),
+        ],
+    );
+    // The resource attribute is in its column, or (in files from before) in the map.
+    let environment = run_python(
+        &python,
+        &format!(
+            "import json\nrows = {catalog}.load_table('default.logs').scan(selected_fields=('resource_attributes', 'resource_deployment_environment')).to_arrow().to_pylist()\nprint(json.dumps([sum(1 for r in rows if r['resource_deployment_environment'] == 'prod'), sum(1 for r in rows if dict(r['resource_attributes'] or []).get('deployment.environment') == 'prod')]))"
+        ),
+    );
+    let (in_column, in_map) = (
+        environment[0].as_u64().unwrap(),
+        environment[1].as_u64().unwrap(),
+    );
+    assert!(in_column > 0, "{environment}");
+    assert_eq!(in_column + in_map, 4500, "{environment}");
+
+    let duckdb = duckdb_counts(&python, &data_dir);
+    assert_eq!(duckdb[0][0].as_u64(), Some(4500), "{duckdb}");
+    assert_eq!(duckdb[0][1].as_u64(), placed[0].as_u64(), "{duckdb}");
+    assert_eq!(
+        duckdb[0][2].as_u64(),
+        report["rescued"].as_u64(),
+        "{duckdb}"
+    );
+    assert_eq!(duckdb[0][3].as_u64(), Some(4500), "{duckdb}");
+    if let Some(spark) = spark {
+        let rows = support::spark_rows(&spark, &data_dir, "default.logs", "body,attr_status");
+        let rows = rows.as_array().unwrap();
+        assert_eq!(rows.len(), 4500);
+        let with_status = rows.iter().filter(|r| !r[1].is_null()).count() as u64;
+        assert_eq!(Some(with_status), placed[0].as_u64());
+    }
 }
