@@ -591,3 +591,83 @@ fn otlp_attributes_that_appear_change_type_and_disappear_land_in_columns_maps_an
         assert_eq!(Some(with_status), placed[0].as_u64());
     }
 }
+
+/// The table's schema lacks a column the binary writes: one PyIceberg dropped while
+/// `icegate` runs (its values are left out), and one a table never had because it was
+/// created without it, as by an older build (`icegate` adds it). Ingest goes on, nothing is
+/// quarantined, every acknowledged line is read back.
+#[test]
+fn a_dropped_column_and_a_table_without_a_new_column_keep_ingesting() {
+    let Some(python) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let catalog = catalog_expression(&data_dir);
+    let port = free_port();
+    let server = Icegate::start(&data_dir, port);
+    let mut expected = BTreeMap::new();
+    let mut acknowledged = send(port, 0, 500, 0, &mut expected);
+    wait_until("a commit", Duration::from_secs(60), || {
+        metric_value(port, "icegate_commits_total") > 0
+    });
+    run_python(
+        &python,
+        &format!(
+            "import json\nfrom pyiceberg.exceptions import CommitFailedException\ncatalog = {catalog}\nfor attempt in range(10):\n    try:\n        with catalog.load_table('default.logs').update_schema() as u:\n            u.delete_column('scope_name')\n        break\n    except CommitFailedException:\n        if attempt == 9:\n            raise\nprint(json.dumps(True))"
+        ),
+    );
+    acknowledged += send(port, 500, 1000, 0, &mut expected);
+    assert_eq!(metric_value(port, "icegate_quarantined_batches_total"), 0);
+    server.stop();
+    assert_eq!(acknowledged, 1000);
+
+    // A table like logs but without scope_version, created by another engine.
+    let created = run_python(
+        &python,
+        &format!(
+            "import json\nfrom pyiceberg.schema import Schema\ncatalog = {catalog}\nt = catalog.load_table('default.logs')\nrows = t.scan().to_arrow()\nschema = Schema(*[f for f in t.schema().fields if f.name != 'scope_version'])\ncatalog.create_table('default.older', schema=schema, partition_spec=t.spec(), sort_order=t.sort_order())\nprint(json.dumps({{'rows': rows.num_rows, 'bodies': len(set(rows['body'].to_pylist())), 'fields': [f.name for f in t.schema().fields]}}))"
+        ),
+    );
+    assert_eq!(created["rows"], 1000, "{created}");
+    assert_eq!(created["bodies"], 1000, "{created}");
+    assert!(
+        !created["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "scope_name"),
+        "{created}"
+    );
+    let toml = config(
+        dir.path(),
+        "older.toml",
+        "[lake]\ntables = { logs = \"older\", traces = \"traces\", metrics = \"metrics\" }\n",
+    );
+    let server = Icegate::start_with(
+        &data_dir,
+        port,
+        free_port(),
+        &["--config", toml.to_str().unwrap()],
+    );
+    let sent = send(port, 1000, 1500, 0, &mut BTreeMap::new());
+    assert_eq!(sent, 500);
+    wait_until("a commit", Duration::from_secs(60), || {
+        metric_value(port, "icegate_commits_total") > 0
+    });
+    assert_eq!(metric_value(port, "icegate_quarantined_batches_total"), 0);
+    server.stop();
+    let older = run_python(
+        &python,
+        &format!(
+            "import json\nt = {catalog}.load_table('default.older')\nrows = t.scan().to_arrow()\nprint(json.dumps({{'rows': rows.num_rows, 'fields': [f.name for f in t.schema().fields]}}))"
+        ),
+    );
+    assert_eq!(older["rows"], 500, "{older}");
+    assert!(
+        older["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "scope_version"),
+        "icegate added the column: {older}"
+    );
+}

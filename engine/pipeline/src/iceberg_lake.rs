@@ -1,12 +1,13 @@
 //! [`LakeSink`] over Apache Iceberg: the configured catalog and storage, opened on first use
 //! (and retried while they are down), so start-up never waits for the lake.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::FieldRef;
 use async_trait::async_trait;
 use iceberg::spec::{DataFile, PrimitiveType, TableMetadata, Type};
 use iceberg::table::Table;
@@ -27,6 +28,7 @@ use crate::lake::{
     Commit, CommitOutcome, LakeSink, Watermark, check_commit, columns_to_add, watermark_property,
 };
 use crate::signal::Signal;
+use crate::table_columns::{missing_columns, without};
 
 /// Tables in the configured Iceberg catalog.
 pub struct IcebergLake {
@@ -36,6 +38,8 @@ pub struct IcebergLake {
     lake: OnceCell<Lake>,
     /// Loaded tables, dropped after every commit (the catalog moved on) and on errors.
     tables: Mutex<HashMap<TableKey, Table>>,
+    /// Dropped columns already warned about (once per table and column per process).
+    warned_dropped: Mutex<HashSet<(TableKey, String)>>,
 }
 
 impl IcebergLake {
@@ -73,6 +77,7 @@ impl IcebergLake {
             parquet,
             lake: OnceCell::new(),
             tables: Mutex::new(HashMap::new()),
+            warned_dropped: Mutex::new(HashSet::new()),
         }
     }
 
@@ -107,6 +112,73 @@ impl IcebergLake {
             .expect("not poisoned")
             .insert(key.clone(), table.clone());
         Ok(table)
+    }
+
+    fn warn_dropped(&self, key: &TableKey, dropped: &[String]) {
+        let mut warned = self.warned_dropped.lock().expect("not poisoned");
+        for column in dropped {
+            if warned.insert((key.clone(), column.clone())) {
+                tracing::warn!(table = %key, column, "the table's schema no longer has this column (it was dropped): its values are not written");
+            }
+        }
+    }
+
+    /// Adds built-in columns the table never had (it predates them) as optional columns,
+    /// retrying conflicts on fresh metadata; returns the table with them.
+    async fn add_base_columns(&self, key: &TableKey, fields: &[FieldRef]) -> Result<Table> {
+        let lake = self.lake().await?;
+        let max_attempts = self.config.commit.max_attempts.max(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.forget(key);
+            let table = self.load(key).await?;
+            let current = table.metadata().current_schema();
+            let missing: Vec<&FieldRef> = fields
+                .iter()
+                .filter(|field| current.field_by_name(field.name()).is_none())
+                .collect();
+            if missing.is_empty() {
+                return Ok(table);
+            }
+            if attempt > max_attempts {
+                return Err(Error::Lake {
+                    table: key.to_string(),
+                    operation: "add built-in columns",
+                    class: ErrorClass::Retryable,
+                    message: "the schema update did not land".into(),
+                });
+            }
+            let prepare = |err| iceberg_error(key, "prepare schema update", err);
+            let base = without_internal_retries(&table).map_err(prepare)?;
+            let transaction = Transaction::new(&base);
+            let mut update = transaction.update_schema();
+            for field in &missing {
+                let field_type = iceberg::arrow::arrow_type_to_type(field.data_type())
+                    .map_err(|err| iceberg_error(key, "add built-in columns", err))?;
+                update = update.add_column(
+                    AddColumn::builder()
+                        .name(field.name().clone())
+                        .field_type(field_type)
+                        .build(),
+                );
+            }
+            let transaction = update.apply(transaction).map_err(prepare)?;
+            // A reported success is read back on the next pass (the SQL catalog may report a
+            // rolled-back commit as done).
+            match transaction.commit(lake.catalog().as_ref()).await {
+                Ok(_) => {
+                    tracing::info!(table = %key, columns = ?missing.iter().map(|f| f.name()).collect::<Vec<_>>(), "added built-in columns the table did not have");
+                }
+                Err(err)
+                    if err.kind() == iceberg::ErrorKind::CatalogCommitConflicts
+                        && attempt < max_attempts =>
+                {
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                }
+                Err(err) => return Err(iceberg_error(key, "add built-in columns", err)),
+            }
+        }
     }
 
     fn backoff(&self, attempt: u32) -> Duration {
@@ -237,7 +309,18 @@ impl LakeSink for IcebergLake {
     }
 
     async fn write_files(&self, key: &TableKey, batch: &RecordBatch) -> Result<Vec<DataFile>> {
-        let table = self.load(key).await?;
+        let mut table = self.load(key).await?;
+        let (new, dropped) = missing_columns(batch, table.metadata());
+        if !new.is_empty() {
+            table = self.add_base_columns(key, &new).await?;
+        }
+        let trimmed;
+        let mut batch = batch;
+        if !dropped.is_empty() {
+            self.warn_dropped(key, &dropped);
+            trimmed = without(batch, &dropped);
+            batch = &trimmed;
+        }
         write_data_files(&table, batch, &self.parquet)
             .await
             .map_err(|err| {

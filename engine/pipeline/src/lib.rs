@@ -39,6 +39,7 @@ pub mod record;
 mod request_budget;
 mod signal;
 pub mod status;
+mod table_columns;
 mod tracker;
 
 use std::path::Path;
