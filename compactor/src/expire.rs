@@ -127,7 +127,7 @@ pub async fn expire(
             .filter(|snapshot| !expired_ids.contains(&snapshot.snapshot_id()))
             .cloned()
             .collect();
-        let mut reach = Reach::new(&table);
+        let mut reach = Reach::new(&table, &handle.manifests);
         let kept_files = reach.files_of(&kept).await?;
         let expired_files = reach.files_of(&expired).await?;
         let mut doomed: Vec<String> = expired_files.difference(&kept_files).cloned().collect();

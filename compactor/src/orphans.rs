@@ -212,7 +212,7 @@ pub async fn collect(
     let table = handle.load().await?;
     let metadata = table.metadata();
     let snapshots: Vec<_> = metadata.snapshots().cloned().collect();
-    let mut referenced: HashSet<String> = Reach::new(&table)
+    let mut referenced: HashSet<String> = Reach::new(&table, &handle.manifests)
         .files_of(&snapshots)
         .await?
         .iter()

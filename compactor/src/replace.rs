@@ -70,12 +70,14 @@ pub struct Committed {
     pub added_files: usize,
 }
 
-/// Where a table lives and how to commit to it.
+/// Where a table lives and how to commit to it, with the manifests parsed so far (a handle
+/// lives for one round: every step and commit attempt shares them).
 #[derive(Clone)]
 pub struct TableHandle {
     pub catalog: Arc<dyn Catalog>,
     pub ident: TableIdent,
     pub swap: Arc<dyn MetadataSwap>,
+    pub manifests: ManifestCache,
 }
 
 impl TableHandle {
@@ -84,6 +86,11 @@ impl TableHandle {
             .load_table(&self.ident)
             .await
             .map_err(Error::iceberg(&self.ident, "load table"))
+    }
+
+    /// The table's current snapshot with its manifests.
+    pub async fn state(&self) -> Result<TableState> {
+        TableState::load_with(self.load().await?, &self.manifests).await
     }
 }
 
@@ -104,12 +111,11 @@ pub async fn commit_change(
     on_conflict: &(dyn Fn() + Sync),
 ) -> Result<Option<Committed>> {
     let name = handle.ident.to_string();
-    let mut cache = ManifestCache::default();
     let mut staged: Option<StagedManifests> = None;
     let mut attempt = 0;
     let result = loop {
         attempt += 1;
-        let state = TableState::load_with(handle.load().await?, &mut cache).await?;
+        let state = handle.state().await?;
         let Some(parent) = state.snapshot.clone() else {
             break Ok(None);
         };

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use crate::config::CompactorConfig;
 use crate::error::{Error, Result};
 use crate::expire::{Expired, expire};
-use crate::live::TableState;
+use crate::live::{ManifestCache, TableState};
 use crate::orphans::{Lister, Orphans, collect};
 use crate::plan::{PartitionRewrite, Skip, partition_end, partition_label, plan_rewrites};
 use crate::replace::{Change, Committed, ManifestPolicy, TableHandle, commit_change};
@@ -144,6 +144,7 @@ impl Compactor {
             catalog: self.lake.catalog().clone(),
             ident: self.lake.table_ident(table),
             swap: self.swap.clone(),
+            manifests: ManifestCache::default(),
         }
     }
 
@@ -182,7 +183,7 @@ impl Compactor {
                 continue;
             }
             let handle = self.handle(&table);
-            let state = TableState::load(handle.load().await?).await?;
+            let state = handle.state().await?;
             let (rewrites, skipped) = match plan_rewrites(&state, &self.config, now) {
                 Ok(rewrites) => (rewrites, None),
                 Err(Skip::DeleteFiles) => (Vec::new(), Some("live delete files".to_string())),
@@ -302,14 +303,11 @@ impl Compactor {
             }
             Err(err) => report.failures.push(format!("orphan files: {err}")),
         }
-        match handle.load().await {
-            Ok(loaded) => match TableState::load(loaded).await {
-                Ok(state) => {
-                    report.data_files = state.data_files().count();
-                    report.manifests = state.manifests.len();
-                }
-                Err(err) => report.failures.push(format!("read the result: {err}")),
-            },
+        match handle.state().await {
+            Ok(state) => {
+                report.data_files = state.data_files().count();
+                report.manifests = state.manifests.len();
+            }
             Err(err) => report.failures.push(format!("read the result: {err}")),
         }
         report
@@ -355,7 +353,7 @@ impl Compactor {
         if !self.config.retention.contains_key(table) {
             return Ok(());
         }
-        let state = TableState::load(handle.load().await?).await?;
+        let state = handle.state().await?;
         let victims = self.retention_victims(table, &state, now);
         let removed: HashSet<String> = victims.into_iter().flat_map(|(_, files)| files).collect();
         if removed.is_empty() {
@@ -390,7 +388,7 @@ impl Compactor {
         now: SystemTime,
         report: &mut TableReport,
     ) -> Result<()> {
-        let state = TableState::load(handle.load().await?).await?;
+        let state = handle.state().await?;
         let rewrites = match plan_rewrites(&state, &self.config, now) {
             Ok(rewrites) => rewrites,
             Err(Skip::DeleteFiles) => {
@@ -502,7 +500,7 @@ impl Compactor {
     }
 
     async fn merge_manifests(&self, handle: &TableHandle, report: &mut TableReport) -> Result<()> {
-        let state = TableState::load(handle.load().await?).await?;
+        let state = handle.state().await?;
         if state.manifests.len() <= self.config.max_manifests {
             return Ok(());
         }
