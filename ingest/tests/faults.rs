@@ -380,15 +380,17 @@ fn a_table_changed_incompatibly_is_quarantined_while_others_commit_across_sigter
     wait_until("the first commits", minute, || {
         metric_value(port, "icegate_commits_total") >= 2
     });
-    // Another engine drops a column IceGate writes: no logs batch fits the table any more.
-    // Each is moved to the quarantine; the traces table keeps committing.
+    // Another engine adds a required column IceGate cannot fill (an incompatible change):
+    // no logs batch fits the table any more. Each is moved to the quarantine; the traces
+    // table keeps committing.
     run_python(
         &python,
         &format!(
             r#"
+from pyiceberg.types import StringType
 catalog = {catalog}
-with catalog.load_table("default.logs").update_schema() as update:
-    update.delete_column("event_name")
+with catalog.load_table("default.logs").update_schema(allow_incompatible_changes=True) as update:
+    update.add_column("tenant", StringType(), required=True)
 print("{{}}")
 "#
         ),
@@ -415,10 +417,7 @@ print("{{}}")
         "{readiness}"
     );
     assert!(
-        lane["last-quarantine"]
-            .as_str()
-            .unwrap()
-            .contains("not in the table"),
+        lane["last-quarantine"].as_str().unwrap().contains("tenant"),
         "{lane}"
     );
     server.stop();

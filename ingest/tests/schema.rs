@@ -592,12 +592,13 @@ fn otlp_attributes_that_appear_change_type_and_disappear_land_in_columns_maps_an
     }
 }
 
-/// The table's schema lacks a column the binary writes: one PyIceberg dropped while
-/// `icegate` runs (its values are left out), and one a table never had because it was
-/// created without it, as by an older build (`icegate` adds it). Ingest goes on, nothing is
+/// The table's schema lacks a column the binary writes by name: one PyIceberg renamed while
+/// `icegate` runs (its values go to it by field id), one it dropped (its values are left
+/// out), and one a table never had because it was created without it, as by an older build
+/// (`icegate` adds it). Ingest goes on, nothing is
 /// quarantined, every acknowledged line is read back.
 #[test]
-fn a_dropped_column_and_a_table_without_a_new_column_keep_ingesting() {
+fn renamed_and_dropped_columns_and_a_table_without_a_new_column_keep_ingesting() {
     let Some(python) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
@@ -612,7 +613,7 @@ fn a_dropped_column_and_a_table_without_a_new_column_keep_ingesting() {
     run_python(
         &python,
         &format!(
-            "import json\nfrom pyiceberg.exceptions import CommitFailedException\ncatalog = {catalog}\nfor attempt in range(10):\n    try:\n        with catalog.load_table('default.logs').update_schema() as u:\n            u.delete_column('scope_name')\n        break\n    except CommitFailedException:\n        if attempt == 9:\n            raise\nprint(json.dumps(True))"
+            "import json\nfrom pyiceberg.exceptions import CommitFailedException\nfrom pyiceberg.types import LongType\ncatalog = {catalog}\nfor attempt in range(10):\n    try:\n        with catalog.load_table('default.logs').update_schema() as u:\n            u.delete_column('scope_name')\n            u.rename_column('flags', 'trace_flags')\n            u.update_column('severity_number', field_type=LongType())\n        break\n    except CommitFailedException:\n        if attempt == 9:\n            raise\nprint(json.dumps(True))"
         ),
     );
     acknowledged += send(port, 500, 1000, 0, &mut expected);
@@ -624,10 +625,12 @@ fn a_dropped_column_and_a_table_without_a_new_column_keep_ingesting() {
     let created = run_python(
         &python,
         &format!(
-            "import json\nfrom pyiceberg.schema import Schema\ncatalog = {catalog}\nt = catalog.load_table('default.logs')\nrows = t.scan().to_arrow()\nschema = Schema(*[f for f in t.schema().fields if f.name != 'scope_version'])\ncatalog.create_table('default.older', schema=schema, partition_spec=t.spec(), sort_order=t.sort_order())\nprint(json.dumps({{'rows': rows.num_rows, 'bodies': len(set(rows['body'].to_pylist())), 'fields': [f.name for f in t.schema().fields]}}))"
+            "import json\nfrom pyiceberg.schema import Schema\nfrom pyiceberg.types import NestedField\ncatalog = {catalog}\nt = catalog.load_table('default.logs')\nrows = t.scan().to_arrow()\nfields = [NestedField(f.field_id, 'flags' if f.name == 'trace_flags' else f.name, f.field_type, required=f.required) for f in t.schema().fields if f.name != 'scope_version']\ncatalog.create_table('default.older', schema=Schema(*fields), partition_spec=t.spec(), sort_order=t.sort_order())\nprint(json.dumps({{'rows': rows.num_rows, 'bodies': len(set(rows['body'].to_pylist())), 'flags': sum(1 for v in rows['trace_flags'].to_pylist() if v is not None), 'fields': [f.name for f in t.schema().fields]}}))"
         ),
     );
     assert_eq!(created["rows"], 1000, "{created}");
+    // The renamed column kept being written: its values by field id, not by name.
+    assert_eq!(created["flags"], 1000, "{created}");
     assert_eq!(created["bodies"], 1000, "{created}");
     assert!(
         !created["fields"]

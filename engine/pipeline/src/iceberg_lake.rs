@@ -28,7 +28,7 @@ use crate::lake::{
     Commit, CommitOutcome, LakeSink, Watermark, check_commit, columns_to_add, watermark_property,
 };
 use crate::signal::Signal;
-use crate::table_columns::{missing_columns, without};
+use crate::table_columns::{ColumnPlan, apply, plan_columns};
 
 /// Tables in the configured Iceberg catalog.
 pub struct IcebergLake {
@@ -38,8 +38,8 @@ pub struct IcebergLake {
     lake: OnceCell<Lake>,
     /// Loaded tables, dropped after every commit (the catalog moved on) and on errors.
     tables: Mutex<HashMap<TableKey, Table>>,
-    /// Dropped columns already warned about (once per table and column per process).
-    warned_dropped: Mutex<HashSet<(TableKey, String)>>,
+    /// Dropped or renamed columns already logged (once per table and column per process).
+    warned_columns: Mutex<HashSet<(TableKey, String)>>,
 }
 
 impl IcebergLake {
@@ -77,7 +77,7 @@ impl IcebergLake {
             parquet,
             lake: OnceCell::new(),
             tables: Mutex::new(HashMap::new()),
-            warned_dropped: Mutex::new(HashSet::new()),
+            warned_columns: Mutex::new(HashSet::new()),
         }
     }
 
@@ -114,11 +114,16 @@ impl IcebergLake {
         Ok(table)
     }
 
-    fn warn_dropped(&self, key: &TableKey, dropped: &[String]) {
-        let mut warned = self.warned_dropped.lock().expect("not poisoned");
-        for column in dropped {
+    fn warn_changed(&self, key: &TableKey, plan: &ColumnPlan) {
+        let mut warned = self.warned_columns.lock().expect("not poisoned");
+        for column in &plan.dropped {
             if warned.insert((key.clone(), column.clone())) {
                 tracing::warn!(table = %key, column, "the table's schema no longer has this column (it was dropped): its values are not written");
+            }
+        }
+        for (column, now) in &plan.renamed {
+            if warned.insert((key.clone(), column.clone())) {
+                tracing::info!(table = %key, column, renamed_to = %now, "the column was renamed: its values go to it under the new name");
             }
         }
     }
@@ -310,16 +315,16 @@ impl LakeSink for IcebergLake {
 
     async fn write_files(&self, key: &TableKey, batch: &RecordBatch) -> Result<Vec<DataFile>> {
         let mut table = self.load(key).await?;
-        let (new, dropped) = missing_columns(batch, table.metadata());
-        if !new.is_empty() {
-            table = self.add_base_columns(key, &new).await?;
+        let plan = plan_columns(batch, table.metadata());
+        if !plan.new.is_empty() {
+            table = self.add_base_columns(key, &plan.new).await?;
         }
-        let trimmed;
+        let conformed;
         let mut batch = batch;
-        if !dropped.is_empty() {
-            self.warn_dropped(key, &dropped);
-            trimmed = without(batch, &dropped);
-            batch = &trimmed;
+        if !plan.renamed.is_empty() || !plan.dropped.is_empty() {
+            self.warn_changed(key, &plan);
+            conformed = apply(batch, &plan);
+            batch = &conformed;
         }
         write_data_files(&table, batch, &self.parquet)
             .await

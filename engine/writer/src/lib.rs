@@ -141,13 +141,21 @@ pub fn align_to_table(
 }
 
 /// `array` under `data_type`, which must have the same physical layout (only names and
-/// metadata of nested fields differ).
+/// metadata of nested fields differ) or be its Iceberg widening.
 fn retype(
     array: &arrow::array::ArrayRef,
     data_type: &arrow::datatypes::DataType,
 ) -> Result<arrow::array::ArrayRef, arrow::error::ArrowError> {
+    use arrow::datatypes::DataType;
     if array.data_type() == data_type {
         return Ok(array.clone());
+    }
+    // A column another engine widened as Iceberg allows (int → long, float → double).
+    if matches!(
+        (array.data_type(), data_type),
+        (DataType::Int32, DataType::Int64) | (DataType::Float32, DataType::Float64)
+    ) {
+        return arrow::compute::cast(array, data_type);
     }
     Ok(arrow::array::make_array(retype_data(
         array.to_data(),
